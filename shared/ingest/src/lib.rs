@@ -1,0 +1,118 @@
+//! Projection ingest: what the hub projects to the edge (profile attributes, memberships,
+//! identity links and unlinks, deletes, segment and activity definitions), parsed from NDJSON or
+//! a JSON array, validated per record and applied to the store; plus the profile read and delete
+//! the admin routes need. Pure Rust over [`vantage_kv::Kv`]; the HTTP glue lives in the
+//! `projection` component.
+//!
+//! One bad record never blocks the others. Replaying a stream leaves the same state, records
+//! may arrive out of order (timestamps decide), and several clients may ingest the same stream
+//! at once: every write is a CAS read-modify-write in [`vantage_model`].
+
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+mod apply;
+mod body;
+mod depth;
+mod limits;
+pub mod record;
+mod view;
+
+use serde::Serialize;
+use serde_json::Value;
+use vantage_kv::Kv;
+use vantage_model::Policy;
+
+pub use limits::{IngestError, Limits};
+pub use record::{Record, RecordError};
+pub use view::{Error, delete_profile, profile_view};
+
+/// Compiles a segment's PQL at publish time into an opaque plan, or says why it cannot.
+pub type CompileSegment<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>, String>;
+/// Validates an activity definition against the activity schema.
+pub type ValidateActivity<'a> = &'a dyn Fn(&Value) -> Result<(), String>;
+
+/// How to ingest: limits, retention policy, and the optional hooks of engines that are
+/// plugged in (without them, segment text is kept uncompiled and activities are stored as given).
+#[derive(Clone, Default)]
+pub struct Options<'a> {
+    /// Request and record limits.
+    pub limits: Limits,
+    /// Retention and size policy of edge data.
+    pub policy: Policy,
+    /// Compiles active segment expressions; a failure rejects the record.
+    pub compile_segment: Option<CompileSegment<'a>>,
+    /// Validates active activity definitions; a failure rejects the record.
+    pub validate_activity: Option<ValidateActivity<'a>>,
+}
+
+/// The answer to a projection request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Records applied (including replays and records a newer one supersedes).
+    pub accepted: usize,
+    /// Records refused, in order.
+    pub rejected: Vec<Rejection>,
+}
+
+/// One refused record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// Its 1-based line (NDJSON) or position (array).
+    pub line: usize,
+    /// Why.
+    pub error: String,
+}
+
+/// Ingests `body` with default options. See [`ingest_with`].
+pub fn ingest<K: Kv + ?Sized>(
+    kv: &K,
+    body: &[u8],
+    limits: &Limits,
+    now_ms: i64,
+) -> Result<Report, IngestError> {
+    let options = Options {
+        limits: limits.clone(),
+        ..Options::default()
+    };
+    ingest_with(kv, body, &options, now_ms)
+}
+
+/// Parses `body` (NDJSON, or a JSON array when it starts with `[`) and applies each record in
+/// order at `now_ms`. Fails as a whole only on the request limits; everything else rejects one
+/// record and goes on.
+pub fn ingest_with<K: Kv + ?Sized>(
+    kv: &K,
+    body: &[u8],
+    options: &Options<'_>,
+    now_ms: i64,
+) -> Result<Report, IngestError> {
+    let limits = &options.limits;
+    let mut report = Report::default();
+    for item in body::split(body, limits)? {
+        let result = item
+            .text
+            .map_err(|_| RecordError::NotUtf8)
+            .and_then(|text| {
+                if text.len() > limits.max_record_bytes {
+                    return Err(RecordError::TooLarge {
+                        size: text.len(),
+                        limit: limits.max_record_bytes,
+                    });
+                }
+                let record = record::parse(text, limits.max_depth)?;
+                apply::apply(kv, &record, text, options, now_ms)
+            });
+        match result {
+            Ok(_) => report.accepted += 1,
+            Err(e) => report.rejected.push(Rejection {
+                line: item.line,
+                error: e.to_string(),
+            }),
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests;
