@@ -140,6 +140,8 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             pooling: !args.no_pooling,
             compile_cache: true,
         },
+        variables: Default::default(),
+        inherit_env: true,
     };
     let app = App::load(&opts).await?;
     let tls = match (&args.tls_cert, &args.tls_key) {

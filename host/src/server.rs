@@ -45,6 +45,10 @@ pub struct AppOptions {
     pub limits: RequestLimits,
     /// Engine limits.
     pub engine: EngineOptions,
+    /// Variable values by environment name (`SPIN_VARIABLE_<NAME>`), consulted first.
+    pub variables: BTreeMap<String, String>,
+    /// Also read `SPIN_VARIABLE_<NAME>` from the process environment.
+    pub inherit_env: bool,
 }
 
 /// Limits applied to every request.
@@ -102,7 +106,12 @@ impl App {
     /// every component (refusing any that imports outside our world), builds the router.
     pub async fn load(opts: &AppOptions) -> anyhow::Result<Arc<Self>> {
         let manifest = Manifest::from_file(&opts.manifest)?;
-        let variables = Variables::from_env(&manifest)?;
+        let variables = Variables::resolve(&manifest.variables, |name| {
+            opts.variables
+                .get(name)
+                .cloned()
+                .or_else(|| opts.inherit_env.then(|| std::env::var(name).ok()).flatten())
+        })?;
         let runtime = match &opts.runtime_config {
             Some(p) => RuntimeConfig::from_file(p, &opts.state_dir)?,
             None => RuntimeConfig::default_for(&opts.state_dir),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
 
-use crate::manifest::{Manifest, VariableDecl};
+use crate::manifest::VariableDecl;
 
 /// Resolved application variables, with the names of the secret ones.
 #[derive(Clone, Default)]
@@ -76,11 +76,6 @@ impl Variables {
                     .map(|v| (k.clone(), v))
             })
             .collect()
-    }
-
-    /// Resolves variables for a manifest from the process environment.
-    pub fn from_env(manifest: &Manifest) -> anyhow::Result<Self> {
-        Self::resolve(&manifest.variables, |k| std::env::var(k).ok())
     }
 }
 
