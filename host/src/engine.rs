@@ -61,7 +61,9 @@ pub fn build_engine(opts: &EngineOptions) -> anyhow::Result<Engine> {
             Ok(cache) => {
                 config.cache(Some(cache));
             }
-            Err(e) => tracing::warn!(error = %e, "compiled-component cache unavailable; compiling every start"),
+            Err(e) => {
+                tracing::warn!(error = %e, "compiled-component cache unavailable; compiling every start")
+            }
         }
     }
     if opts.pooling {
@@ -129,8 +131,7 @@ impl Drop for EpochTicker {
 /// The linker for our world: WASI, `wasi:http`, `wasi:keyvalue` and `wasi:config`.
 pub fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-        .wasm_context(|| "linking WASI".into())?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).wasm_context(|| "linking WASI".into())?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
         .wasm_context(|| "linking wasi:http".into())?;
     crate::bindings::Imports::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)
@@ -194,7 +195,11 @@ pub fn check_imports(engine: &Engine, component: &Component, id: &str) -> anyhow
         bail!(
             "component {id:?} imports {} outside the vantage:edge world \
              (wasi:http/proxy + wasi:keyvalue + wasi:config): {}",
-            if bad.len() == 1 { "an interface" } else { "interfaces" },
+            if bad.len() == 1 {
+                "an interface"
+            } else {
+                "interfaces"
+            },
             bad.join(", ")
         );
     }

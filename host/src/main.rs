@@ -11,7 +11,11 @@ use vantage::manifest::Manifest;
 use vantage::server::{self, App, AppOptions, RequestLimits};
 
 #[derive(Parser)]
-#[command(name = "vantage", version, about = "Vantage edge personalization: the PoP host")]
+#[command(
+    name = "vantage",
+    version,
+    about = "Vantage edge personalization: the PoP host"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,12 +25,17 @@ struct Cli {
 enum Command {
     /// Serve the application in a Spin manifest (like `spin up`).
     Up(UpArgs),
+    /// Benchmarks: load generator, native baseline, in-process host overhead.
+    #[command(subcommand)]
+    Bench(vantage::bench::BenchCommand),
     /// Run every component's build command (like `spin build`).
     Build {
         /// The manifest, or a directory holding spin.toml.
         #[arg(short = 'f', long = "from", default_value = "spin.toml")]
         from: PathBuf,
     },
+    /// Push a projection NDJSON file to one or more PoPs (or generate one with --generate).
+    Push(vantage::push::PushArgs),
 }
 
 #[derive(clap::Args)]
@@ -90,7 +99,9 @@ fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VANTAGE_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
@@ -110,6 +121,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let manifest = Manifest::from_file(&manifest_path(&from))?;
             vantage::build::build_all(&manifest)
         }
+        Command::Bench(cmd) => vantage::bench::run(cmd),
         Command::Up(args) => {
             init_logs(args.log_format);
             tokio::runtime::Builder::new_multi_thread()
@@ -117,6 +129,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .build()
                 .context("starting the async runtime")?
                 .block_on(up(args))
+        }
+        Command::Push(args) => {
+            let ok = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?
+                .block_on(vantage::push::run(args))?;
+            if !ok {
+                std::process::exit(2);
+            }
+            Ok(())
         }
     }
 }
@@ -156,7 +179,10 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     println!("Serving {scheme}://{addr}");
     println!("Available Routes:");
     for (route, component) in app.routes() {
-        println!("  {component}: {scheme}://{addr}{}", route.trim_end_matches("/..."));
+        println!(
+            "  {component}: {scheme}://{addr}{}",
+            route.trim_end_matches("/...")
+        );
         if route.ends_with("/...") {
             println!("    (wildcard)");
         }
@@ -164,7 +190,14 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     for (label, backend) in app.store_descriptions() {
         println!("Store {label}: {backend}");
     }
-    server::serve(app, listener, tls, shutdown_signal(), Duration::from_secs(30)).await
+    server::serve(
+        app,
+        listener,
+        tls,
+        shutdown_signal(),
+        Duration::from_secs(30),
+    )
+    .await
 }
 
 async fn shutdown_signal() {

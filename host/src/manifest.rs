@@ -258,7 +258,9 @@ fn parse_http_trigger(
     }
     let component = match t.get("component") {
         Some(toml::Value::String(s)) => s.clone(),
-        Some(_) => bail!("[[trigger.http]]: inline components are not supported; name a [component.<id>]"),
+        Some(_) => {
+            bail!("[[trigger.http]]: inline components are not supported; name a [component.<id>]")
+        }
         None => bail!("[[trigger.http]]: missing `component`"),
     };
     if !components.contains_key(&component) {
@@ -281,7 +283,9 @@ fn parse_http_trigger(
         {
             None
         }
-        _ => bail!("[[trigger.http]] for {component:?}: `route` must be a string or {{ private = true }}"),
+        _ => bail!(
+            "[[trigger.http]] for {component:?}: `route` must be a string or {{ private = true }}"
+        ),
     };
     let id = t.get("id").and_then(toml::Value::as_str).map(str::to_owned);
     Ok(HttpTrigger {
@@ -346,21 +350,48 @@ command = "cargo build"
         let m = Manifest::parse(GOOD, Path::new("/app")).unwrap();
         assert_eq!(m.application.name, "demo");
         assert_eq!(m.http_triggers.len(), 2);
-        assert_eq!(m.components["health"].source, Path::new("/app/target/health.wasm"));
+        assert_eq!(
+            m.components["health"].source,
+            Path::new("/app/target/health.wasm")
+        );
         assert_eq!(m.components["health"].key_value_stores, vec!["default"]);
         assert!(m.variables["admin_token"].secret);
-        assert_eq!(m.components["api"].build.as_ref().unwrap().command, "cargo build");
+        assert_eq!(
+            m.components["api"].build.as_ref().unwrap().command,
+            "cargo build"
+        );
     }
 
     #[test]
     fn rejects_what_it_cannot_serve() {
         let cases = [
-            (GOOD.replace("spin_manifest_version = 2", "spin_manifest_version = 1"), "unsupported spin_manifest_version"),
-            (GOOD.replace("component = \"api\"", "component = \"nope\""), "not defined"),
-            (GOOD.replace("{{org_id}}", "{{ missing }}"), "does not declare"),
-            (GOOD.replace("[[trigger.http]]\nroute = \"/health\"", "[[trigger.redis]]\nroute = \"/health\""), "not supported"),
-            (GOOD.replace("org_id = {", "Org = {"), "invalid variable name"),
-            (GOOD.replace("allowed_outbound_hosts = []", "files = [\"a\"]"), "`files` is not supported"),
+            (
+                GOOD.replace("spin_manifest_version = 2", "spin_manifest_version = 1"),
+                "unsupported spin_manifest_version",
+            ),
+            (
+                GOOD.replace("component = \"api\"", "component = \"nope\""),
+                "not defined",
+            ),
+            (
+                GOOD.replace("{{org_id}}", "{{ missing }}"),
+                "does not declare",
+            ),
+            (
+                GOOD.replace(
+                    "[[trigger.http]]\nroute = \"/health\"",
+                    "[[trigger.redis]]\nroute = \"/health\"",
+                ),
+                "not supported",
+            ),
+            (
+                GOOD.replace("org_id = {", "Org = {"),
+                "invalid variable name",
+            ),
+            (
+                GOOD.replace("allowed_outbound_hosts = []", "files = [\"a\"]"),
+                "`files` is not supported",
+            ),
         ];
         for (text, needle) in cases {
             let err = format!("{:#}", Manifest::parse(&text, Path::new(".")).unwrap_err());

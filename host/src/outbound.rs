@@ -40,7 +40,9 @@ impl OutboundPolicy {
         let mut patterns = Vec::new();
         for e in entries {
             let Some((scheme, rest)) = e.split_once("://") else {
-                bail!("allowed_outbound_hosts entry {e:?} needs a scheme, like https://api.example.com");
+                bail!(
+                    "allowed_outbound_hosts entry {e:?} needs a scheme, like https://api.example.com"
+                );
             };
             let rest = rest.trim_end_matches('/');
             if rest.contains('/') {
@@ -59,11 +61,17 @@ impl OutboundPolicy {
             let (port, any_port) = match port {
                 Some("*") => (None, true),
                 Some(p) => (
-                    Some(p.parse().map_err(|_| anyhow::anyhow!("allowed_outbound_hosts entry {e:?}: invalid port"))?),
+                    Some(p.parse().map_err(|_| {
+                        anyhow::anyhow!("allowed_outbound_hosts entry {e:?}: invalid port")
+                    })?),
                     false,
                 ),
                 None => (
-                    if scheme == "*" { None } else { default_port(scheme) },
+                    if scheme == "*" {
+                        None
+                    } else {
+                        default_port(scheme)
+                    },
                     scheme == "*",
                 ),
             };
@@ -154,7 +162,12 @@ mod tests {
 
     #[test]
     fn bad_entries() {
-        for e in ["api.example.com", "https://a/b", "https://a:x", "https://a*b"] {
+        for e in [
+            "api.example.com",
+            "https://a/b",
+            "https://a:x",
+            "https://a*b",
+        ] {
             assert!(OutboundPolicy::parse(&[e.to_owned()]).is_err(), "{e}");
         }
     }

@@ -81,7 +81,8 @@ impl RoutePattern {
     /// Matches a request path (no query string).
     pub fn matches(&self, path: &str) -> Option<RouteMatch> {
         let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        if parts.len() < self.segments.len() || (!self.wildcard && parts.len() != self.segments.len())
+        if parts.len() < self.segments.len()
+            || (!self.wildcard && parts.len() != self.segments.len())
         {
             return None;
         }
@@ -122,8 +123,15 @@ impl<T> Router<T> {
     /// Builds a router; two identical patterns are an error, as in Spin.
     pub fn new(routes: Vec<(RoutePattern, T)>) -> anyhow::Result<Self> {
         for (i, (a, _)) in routes.iter().enumerate() {
-            if let Some((b, _)) = routes[..i].iter().find(|(b, _)| b.segments == a.segments && b.wildcard == a.wildcard) {
-                bail!("duplicate route: {:?} and {:?} match the same paths", b.as_str(), a.as_str());
+            if let Some((b, _)) = routes[..i]
+                .iter()
+                .find(|(b, _)| b.segments == a.segments && b.wildcard == a.wildcard)
+            {
+                bail!(
+                    "duplicate route: {:?} and {:?} match the same paths",
+                    b.as_str(),
+                    a.as_str()
+                );
             }
         }
         Ok(Self { routes })
@@ -163,10 +171,20 @@ mod tests {
 
     #[test]
     fn most_specific_wins() {
-        let r = router(&["/...", "/health", "/v1/...", "/v1/segments/...", "/items/:id", "/items/new"]);
+        let r = router(&[
+            "/...",
+            "/health",
+            "/v1/...",
+            "/v1/segments/...",
+            "/items/:id",
+            "/items/new",
+        ]);
         assert_eq!(hit(&r, "/health").as_deref(), Some("/health"));
         assert_eq!(hit(&r, "/healthz").as_deref(), Some("/..."));
-        assert_eq!(hit(&r, "/v1/segments/evaluate").as_deref(), Some("/v1/segments/..."));
+        assert_eq!(
+            hit(&r, "/v1/segments/evaluate").as_deref(),
+            Some("/v1/segments/...")
+        );
         assert_eq!(hit(&r, "/v1/segments").as_deref(), Some("/v1/segments/..."));
         assert_eq!(hit(&r, "/v1/decisions").as_deref(), Some("/v1/..."));
         assert_eq!(hit(&r, "/items/new").as_deref(), Some("/items/new"));
@@ -185,7 +203,10 @@ mod tests {
     #[test]
     fn path_info_and_params() {
         let p = RoutePattern::parse("/ee/...").unwrap();
-        assert_eq!(p.matches("/ee/v1/interact").unwrap().path_info, "/v1/interact");
+        assert_eq!(
+            p.matches("/ee/v1/interact").unwrap().path_info,
+            "/v1/interact"
+        );
         assert_eq!(p.matches("/ee").unwrap().path_info, "");
         assert_eq!(p.base(), "/ee");
         let p = RoutePattern::parse("/users/:id/...").unwrap();

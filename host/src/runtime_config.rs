@@ -116,7 +116,9 @@ mod tests {
         let c = RuntimeConfig::default_for(Path::new(".spin"));
         assert_eq!(
             c.stores["default"],
-            StoreConfig::Sqlite { path: PathBuf::from(".spin/sqlite_key_value.db") }
+            StoreConfig::Sqlite {
+                path: PathBuf::from(".spin/sqlite_key_value.db")
+            }
         );
     }
 
@@ -136,10 +138,17 @@ path = "archive.db"
             Path::new(".spin"),
         )
         .unwrap();
-        assert_eq!(c.stores["default"], StoreConfig::Redis { url: "redis://127.0.0.1:6379".into() });
+        assert_eq!(
+            c.stores["default"],
+            StoreConfig::Redis {
+                url: "redis://127.0.0.1:6379".into()
+            }
+        );
         assert_eq!(
             c.stores["archive"],
-            StoreConfig::Sqlite { path: PathBuf::from("/etc/vantage/archive.db") }
+            StoreConfig::Sqlite {
+                path: PathBuf::from("/etc/vantage/archive.db")
+            }
         );
     }
 
@@ -150,7 +159,10 @@ path = "archive.db"
             "[key_value_store.x]\ntype = \"redis\"",
             "[key_value_store.x]\ntype = \"redis\"\nurl = \"http://x\"",
         ] {
-            assert!(RuntimeConfig::parse(text, Path::new("."), Path::new(".")).is_err(), "{text}");
+            assert!(
+                RuntimeConfig::parse(text, Path::new("."), Path::new(".")).is_err(),
+                "{text}"
+            );
         }
     }
 }

@@ -12,7 +12,6 @@ use anyhow::Context;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, ResourceTable};
@@ -151,18 +150,26 @@ impl App {
             let pre = linker
                 .instantiate_pre(&component)
                 .wasm_context(|| format!("linking component {id:?}"))?;
-            let pre = ProxyPre::new(pre)
-                .wasm_context(|| format!("component {id:?} does not export wasi:http/incoming-handler"))?;
+            let pre = ProxyPre::new(pre).wasm_context(|| {
+                format!("component {id:?} does not export wasi:http/incoming-handler")
+            })?;
             let env = ComponentEnv {
                 id: id.clone(),
                 stores: stores.clone(),
                 allowed_stores: decl.key_value_stores.clone(),
-                variables: variables.render_component(&decl.variables)
+                variables: variables
+                    .render_component(&decl.variables)
                     .with_context(|| format!("component {id:?}"))?,
                 outbound: OutboundPolicy::parse(&decl.allowed_outbound_hosts)
                     .with_context(|| format!("component {id:?}"))?,
             };
-            loaded.insert(id, Arc::new(Loaded { pre, env: Arc::new(env) }));
+            loaded.insert(
+                id,
+                Arc::new(Loaded {
+                    pre,
+                    env: Arc::new(env),
+                }),
+            );
         }
 
         let routes = manifest
@@ -172,7 +179,9 @@ impl App {
             .map(|(route, component)| {
                 Ok((
                     RoutePattern::parse(route)?,
-                    Target { component: loaded[component].clone() },
+                    Target {
+                        component: loaded[component].clone(),
+                    },
                 ))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -202,7 +211,10 @@ impl App {
 
     /// The stores and what backs each, for the startup banner.
     pub fn store_descriptions(&self) -> Vec<(String, String)> {
-        self.stores.iter().map(|(l, b)| (l.clone(), b.describe())).collect()
+        self.stores
+            .iter()
+            .map(|(l, b)| (l.clone(), b.describe()))
+            .collect()
     }
 
     /// Commits queued writes and checkpoints stores (graceful shutdown).
@@ -211,12 +223,16 @@ impl App {
     }
 
     /// Serves one request end to end, with an access-log line.
-    pub async fn handle(
+    pub async fn handle<B>(
         self: &Arc<Self>,
-        req: Request<Incoming>,
+        req: Request<B>,
         client: SocketAddr,
         scheme: Scheme,
-    ) -> Response<HyperOutgoingBody> {
+    ) -> Response<HyperOutgoingBody>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let started = Instant::now();
         let request_id = self.request_id(req.headers());
         let method = req.method().clone();
@@ -253,16 +269,24 @@ impl App {
         format!("{}-{n:x}", self.id_prefix)
     }
 
-    async fn serve(
+    async fn serve<B>(
         self: &Arc<Self>,
-        req: Request<Incoming>,
+        req: Request<B>,
         client: SocketAddr,
         scheme: Scheme,
         request_id: &str,
-    ) -> Served {
+    ) -> Served
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let Some((pattern, target, matched)) = self.router.route(req.uri().path()) else {
             return Served {
-                response: problem(StatusCode::NOT_FOUND, "No route matches this path.", request_id),
+                response: problem(
+                    StatusCode::NOT_FOUND,
+                    "No route matches this path.",
+                    request_id,
+                ),
                 route: "-".into(),
                 component: "-".into(),
                 error: None,
@@ -295,7 +319,11 @@ impl App {
             }
             Err(e) => {
                 return done(
-                    problem(StatusCode::BAD_REQUEST, "The request body could not be read.", request_id),
+                    problem(
+                        StatusCode::BAD_REQUEST,
+                        "The request body could not be read.",
+                        request_id,
+                    ),
                     Some(format!("reading body: {e}")),
                 );
             }
@@ -335,7 +363,12 @@ impl App {
     async fn run(
         self: &Arc<Self>,
         component: &Arc<Loaded>,
-        req: Request<http_body_util::combinators::MapErr<Full<Bytes>, fn(std::convert::Infallible) -> wasmtime_wasi_http::Error>>,
+        req: Request<
+            http_body_util::combinators::MapErr<
+                Full<Bytes>,
+                fn(std::convert::Infallible) -> wasmtime_wasi_http::Error,
+            >,
+        >,
         scheme: Scheme,
         request_id: &str,
     ) -> Result<Response<HyperOutgoingBody>, Failure> {
@@ -413,15 +446,21 @@ impl App {
         let backstop = deadline + engine::EPOCH_TICK * 5;
         match tokio::time::timeout_at(backstop.into(), rx).await {
             Ok(Ok(Ok(response))) => Ok(response),
-            Ok(Ok(Err(code))) => Err(Failure::error(format!("the component reported an error: {code:?}"))),
+            Ok(Ok(Err(code))) => Err(Failure::error(format!(
+                "the component reported an error: {code:?}"
+            ))),
             Ok(Err(_)) => match task.await {
-                Ok(Ok(())) => Err(Failure::error("the component returned without setting a response")),
+                Ok(Ok(())) => Err(Failure::error(
+                    "the component returned without setting a response",
+                )),
                 Ok(Err(e)) => Err(classify(e)),
                 Err(join) => Err(Failure::error(format!("the request task failed: {join}"))),
             },
             Err(_) => {
                 task.abort();
-                Err(Failure::timeout("the request deadline passed while the component waited"))
+                Err(Failure::timeout(
+                    "the request deadline passed while the component waited",
+                ))
             }
         }
     }
@@ -440,13 +479,22 @@ struct Failure {
 
 impl Failure {
     fn error(m: impl Into<String>) -> Self {
-        Self { kind: FailureKind::Error, message: m.into() }
+        Self {
+            kind: FailureKind::Error,
+            message: m.into(),
+        }
     }
     fn busy(m: impl Into<String>) -> Self {
-        Self { kind: FailureKind::Busy, message: m.into() }
+        Self {
+            kind: FailureKind::Busy,
+            message: m.into(),
+        }
     }
     fn timeout(m: impl Into<String>) -> Self {
-        Self { kind: FailureKind::Timeout, message: m.into() }
+        Self {
+            kind: FailureKind::Timeout,
+            message: m.into(),
+        }
     }
 }
 
@@ -486,7 +534,9 @@ fn set_spin_headers(
         .unwrap_or("localhost")
         .to_owned();
     if !parts.headers.contains_key(header::HOST) {
-        parts.headers.insert(header::HOST, HeaderValue::from_static("localhost"));
+        parts
+            .headers
+            .insert(header::HOST, HeaderValue::from_static("localhost"));
     }
     let scheme = match scheme {
         Scheme::Https => "https",
@@ -505,15 +555,24 @@ fn set_spin_headers(
             parts.headers.insert(n, v);
         }
     };
-    set("spin-full-url".into(), format!("{scheme}://{host}{path_and_query}"));
+    set(
+        "spin-full-url".into(),
+        format!("{scheme}://{host}{path_and_query}"),
+    );
     set("spin-path-info".into(), matched.path_info.clone());
     set("spin-matched-route".into(), pattern.as_str().to_owned());
-    set("spin-raw-component-route".into(), pattern.as_str().to_owned());
+    set(
+        "spin-raw-component-route".into(),
+        pattern.as_str().to_owned(),
+    );
     set("spin-component-route".into(), pattern.base());
     set("spin-base-path".into(), "/".into());
     set("spin-client-addr".into(), client.to_string());
     for (name, value) in &matched.params {
-        set(format!("spin-path-match-{}", name.to_ascii_lowercase()), value.clone());
+        set(
+            format!("spin-path-match-{}", name.to_ascii_lowercase()),
+            value.clone(),
+        );
     }
 }
 
@@ -550,7 +609,12 @@ fn too_large(cap: usize, request_id: &str) -> Response<HyperOutgoingBody> {
 fn rand_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     h.finish() as u32
 }
 
@@ -583,7 +647,11 @@ pub async fn serve(
         let service = hyper::service::service_fn(move |req| {
             let app = app.clone();
             async move {
-                let scheme = if scheme_is_https { Scheme::Https } else { Scheme::Http };
+                let scheme = if scheme_is_https {
+                    Scheme::Https
+                } else {
+                    Scheme::Http
+                };
                 Ok::<_, std::convert::Infallible>(app.handle(req, client, scheme).await)
             }
         });
@@ -615,7 +683,8 @@ pub async fn serve(
                             return;
                         }
                     };
-                    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                    let conn =
+                        builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(%client, error = %e, "connection ended with an error");
                     }
@@ -625,7 +694,10 @@ pub async fn serve(
     }
     tracing::info!("shutting down: no new connections; waiting for in-flight requests");
     drop(listener);
-    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("in-flight requests did not finish within {drain:?}; closing anyway");
     }
     app.flush();
@@ -634,7 +706,10 @@ pub async fn serve(
 }
 
 /// Loads a TLS certificate chain and private key (PEM) into an acceptor.
-pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+pub fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
     use tokio_rustls::rustls;
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};

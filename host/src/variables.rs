@@ -21,7 +21,11 @@ impl std::fmt::Debug for Variables {
             .values
             .iter()
             .map(|(k, v)| {
-                let v = if self.secrets.contains(k) { "<secret>" } else { v.as_str() };
+                let v = if self.secrets.contains(k) {
+                    "<secret>"
+                } else {
+                    v.as_str()
+                };
                 (k.as_str(), v)
             })
             .collect();
@@ -90,7 +94,10 @@ pub fn template_refs(template: &str) -> anyhow::Result<Vec<String>> {
 }
 
 /// Expands `{{ name }}` in `template`; `{{` must be closed and name a variable with a value.
-fn render(template: &str, mut lookup: impl FnMut(&str) -> Option<String>) -> anyhow::Result<String> {
+fn render(
+    template: &str,
+    mut lookup: impl FnMut(&str) -> Option<String>,
+) -> anyhow::Result<String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -119,19 +126,31 @@ mod tests {
         let mut d = BTreeMap::new();
         d.insert(
             "admin_token".into(),
-            VariableDecl { required: true, secret: true, ..Default::default() },
+            VariableDecl {
+                required: true,
+                secret: true,
+                ..Default::default()
+            },
         );
         d.insert(
             "org_id".into(),
-            VariableDecl { default: Some("ACME@AdobeOrg".into()), ..Default::default() },
+            VariableDecl {
+                default: Some("ACME@AdobeOrg".into()),
+                ..Default::default()
+            },
         );
         d
     }
 
     #[test]
     fn env_overrides_defaults_and_required_is_enforced() {
-        let err = Variables::resolve(&decls(), |_| None).unwrap_err().to_string();
-        assert!(err.contains("admin_token (set SPIN_VARIABLE_ADMIN_TOKEN)"), "{err}");
+        let err = Variables::resolve(&decls(), |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("admin_token (set SPIN_VARIABLE_ADMIN_TOKEN)"),
+            "{err}"
+        );
         let vars = Variables::resolve(&decls(), |k| {
             (k == "SPIN_VARIABLE_ADMIN_TOKEN").then(|| "s3cret".to_owned())
         })
@@ -148,8 +167,14 @@ mod tests {
         })
         .unwrap();
         let mut t = BTreeMap::new();
-        t.insert("auth".to_owned(), "Bearer {{ admin_token }}/{{org_id}}".to_owned());
-        assert_eq!(vars.render_component(&t).unwrap()["auth"], "Bearer t/ACME@AdobeOrg");
+        t.insert(
+            "auth".to_owned(),
+            "Bearer {{ admin_token }}/{{org_id}}".to_owned(),
+        );
+        assert_eq!(
+            vars.render_component(&t).unwrap()["auth"],
+            "Bearer t/ACME@AdobeOrg"
+        );
         assert_eq!(template_refs("{{ a }}-{{b}}").unwrap(), vec!["a", "b"]);
         assert!(template_refs("{{ a ").is_err());
     }

@@ -70,7 +70,10 @@ impl Backend {
         dispatch!(self, b => b.exists(key).await)
     }
     /// One page of keys after `cursor`.
-    pub async fn list_keys(&self, cursor: Option<String>) -> KvResult<(Vec<String>, Option<String>)> {
+    pub async fn list_keys(
+        &self,
+        cursor: Option<String>,
+    ) -> KvResult<(Vec<String>, Option<String>)> {
         dispatch!(self, b => b.list_keys(cursor).await)
     }
     /// Atomically adds `delta` to a counter.
@@ -195,7 +198,10 @@ mod tests {
     fn counter_arithmetic() {
         assert_eq!(add_to_counter(None, "k", 3), Ok(3));
         assert_eq!(add_to_counter(Some(&5i64.to_le_bytes()), "k", -7), Ok(-2));
-        assert!(matches!(add_to_counter(Some(b"abc"), "k", 1), Err(KvError::Other(_))));
+        assert!(matches!(
+            add_to_counter(Some(b"abc"), "k", 1),
+            Err(KvError::Other(_))
+        ));
         assert!(matches!(
             add_to_counter(Some(&i64::MAX.to_le_bytes()), "k", 1),
             Err(KvError::Other(_))

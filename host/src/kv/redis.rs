@@ -104,7 +104,10 @@ impl RedisStore {
 
     /// One SCAN page; the cursor is Redis's. A key may appear twice across pages while keys
     /// are being added, as SCAN guarantees only that every key present throughout is seen.
-    pub async fn list_keys(&self, cursor: Option<String>) -> KvResult<(Vec<String>, Option<String>)> {
+    pub async fn list_keys(
+        &self,
+        cursor: Option<String>,
+    ) -> KvResult<(Vec<String>, Option<String>)> {
         let start: u64 = match cursor.as_deref() {
             None => 0,
             Some(c) => c

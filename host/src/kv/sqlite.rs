@@ -237,18 +237,15 @@ const UPSERT: &str = "INSERT INTO spin_key_value (store, key, value) VALUES (?1,
 const SELECT: &str = "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2";
 const DELETE: &str = "DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2";
 
-fn apply(
-    conn: &Connection,
-    store: &str,
-    op: &WriteOp,
-) -> rusqlite::Result<KvResult<WriteOutcome>> {
+fn apply(conn: &Connection, store: &str, op: &WriteOp) -> rusqlite::Result<KvResult<WriteOutcome>> {
     let read = |key: &str| -> rusqlite::Result<Option<Vec<u8>>> {
         conn.prepare_cached(SELECT)?
             .query_row(params![store, key], |r| r.get(0))
             .optional()
     };
     let put = |key: &str, value: &[u8]| -> rusqlite::Result<()> {
-        conn.prepare_cached(UPSERT)?.execute(params![store, key, value])?;
+        conn.prepare_cached(UPSERT)?
+            .execute(params![store, key, value])?;
         Ok(())
     };
     let del = |key: &str| -> rusqlite::Result<()> {
@@ -341,7 +338,10 @@ impl SqliteStore {
     }
 
     /// One page of keys in key order, after `cursor` (the last key of the previous page).
-    pub async fn list_keys(&self, cursor: Option<String>) -> KvResult<(Vec<String>, Option<String>)> {
+    pub async fn list_keys(
+        &self,
+        cursor: Option<String>,
+    ) -> KvResult<(Vec<String>, Option<String>)> {
         let limit = LIST_PAGE_SIZE as i64 + 1;
         let mut keys = self.db.with_reader(|c| {
             let mut stmt = c.prepare_cached(
@@ -398,7 +398,10 @@ impl SqliteStore {
             let mut stmt = tx.prepare_cached(SELECT)?;
             let out = keys
                 .iter()
-                .map(|k| stmt.query_row(params![&*self.label, k], |r| r.get(0)).optional())
+                .map(|k| {
+                    stmt.query_row(params![&*self.label, k], |r| r.get(0))
+                        .optional()
+                })
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             drop(stmt);
             tx.finish()?;
@@ -475,7 +478,11 @@ mod tests {
         // The file is Spin's: a plain connection sees the table and rows.
         let c = Connection::open(dir.0.join("kv.db")).unwrap();
         let n: i64 = c
-            .query_row("SELECT COUNT(*) FROM spin_key_value WHERE store = 'default'", [], |r| r.get(0))
+            .query_row(
+                "SELECT COUNT(*) FROM spin_key_value WHERE store = 'default'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(n, 2);
     }
