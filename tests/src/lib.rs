@@ -116,7 +116,10 @@ impl Setup {
         let opts = AppOptions {
             manifest,
             runtime_config,
-            state_dir: self.state_dir.clone().unwrap_or_else(|| dir.path().join(".spin")),
+            state_dir: self
+                .state_dir
+                .clone()
+                .unwrap_or_else(|| dir.path().join(".spin")),
             limits: self.limits,
             engine: self.engine,
             variables: self.variables,
@@ -249,8 +252,9 @@ impl Client {
     pub fn new(base: &str) -> Self {
         Self {
             base: base.to_owned(),
-            inner: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http(),
+            inner:
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http(),
         }
     }
 
@@ -310,7 +314,9 @@ impl Client {
 
 /// The Redis URL for store tests, when `VANTAGE_TEST_REDIS_URL` is set.
 pub fn redis_url() -> Option<String> {
-    std::env::var("VANTAGE_TEST_REDIS_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("VANTAGE_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// A key prefix unique to this test run, so tests sharing a Redis do not collide.
@@ -320,5 +326,9 @@ pub fn unique(tag: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!("{tag}-{}-{nanos}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{tag}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }

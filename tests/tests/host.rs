@@ -60,7 +60,8 @@ async fn routes_most_specific_and_404() {
     assert_eq!(c.get("/misbehave/ok").await.text(), "fine");
     assert_eq!(c.get("/misbehave/nope").await.status, 404);
 
-    let only_health = Setup::new(&APP.replace("route = \"/...\"", "route = \"/other/...\"")).variable("token", "x");
+    let only_health = Setup::new(&APP.replace("route = \"/...\"", "route = \"/other/...\""))
+        .variable("token", "x");
     let host2 = only_health.start().unwrap();
     let r = host2.client().get("/nothing-here").await;
     assert_eq!(r.status, 404);
@@ -86,8 +87,18 @@ async fn spin_headers_are_set_and_cannot_be_forged() {
     assert_eq!(h["spin-path-info"], "/headers");
     assert_eq!(h["spin-matched-route"], "/misbehave/...");
     assert_eq!(h["spin-component-route"], "/misbehave");
-    assert!(h["spin-full-url"].as_str().unwrap().ends_with("/misbehave/headers?x=1"));
-    assert!(h["spin-client-addr"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(
+        h["spin-full-url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/misbehave/headers?x=1")
+    );
+    assert!(
+        h["spin-client-addr"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -100,7 +111,10 @@ async fn variables_from_defaults_and_overrides() {
     drop(host);
 
     let host = app().variable("name", "vantage").start().unwrap();
-    assert_eq!(host.client().get("/probe/var/greeting").await.text(), "hello vantage");
+    assert_eq!(
+        host.client().get("/probe/var/greeting").await.text(),
+        "hello vantage"
+    );
 }
 
 #[test]
@@ -150,7 +164,11 @@ async fn runaway_guests_are_cut_off_at_the_deadline() {
         let started = Instant::now();
         let r = c.get(path).await;
         assert_eq!(r.status, 504, "{path}: {}", r.text());
-        assert!(started.elapsed() < Duration::from_secs(5), "{path} took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{path} took {:?}",
+            started.elapsed()
+        );
         assert_eq!(c.get("/misbehave/ok").await.status, 200);
     }
     // Several at once still leave the host responsive.
@@ -208,7 +226,11 @@ async fn request_bodies_are_capped() {
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.unwrap();
     let text = String::from_utf8_lossy(&out);
-    assert!(text.starts_with("HTTP/1.1 413"), "{}", &text[..text.len().min(200)]);
+    assert!(
+        text.starts_with("HTTP/1.1 413"),
+        "{}",
+        &text[..text.len().min(200)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -232,7 +254,11 @@ async fn outbound_requests_follow_allowed_outbound_hosts() {
     let denied = app().start().unwrap();
     let r = denied.client().get(&url).await;
     assert_eq!(r.status, 502, "{}", r.text());
-    assert!(r.text().contains("Denied") || r.text().contains("denied"), "{}", r.text());
+    assert!(
+        r.text().contains("Denied") || r.text().contains("denied"),
+        "{}",
+        r.text()
+    );
     drop(denied);
 
     let allowed = Setup::new(&APP.replace(
@@ -254,7 +280,11 @@ async fn many_concurrent_requests_queue_for_instances() {
         .map(|i| {
             let c = c.clone();
             tokio::spawn(async move {
-                if i % 3 == 0 { c.get("/misbehave/panic").await.status } else { c.get("/health").await.status }
+                if i % 3 == 0 {
+                    c.get("/misbehave/panic").await.status
+                } else {
+                    c.get("/health").await.status
+                }
             })
         })
         .collect();
@@ -294,7 +324,13 @@ fn cli_up_serves_and_shuts_down_gracefully_on_sigterm() {
     let mut child = Command::new(components::VANTAGE_BIN)
         .args(["up", "-f"])
         .arg(&manifest)
-        .args(["--listen", "127.0.0.1:0", "--max-instances", "16", "--state-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--max-instances",
+            "16",
+            "--state-dir",
+        ])
         .arg(dir.path().join("state"))
         .env("SPIN_VARIABLE_TOKEN", "t")
         .stdout(Stdio::piped())
@@ -309,14 +345,20 @@ fn cli_up_serves_and_shuts_down_gracefully_on_sigterm() {
     rt.block_on(async {
         let c = vantage_tests::Client::new(&url);
         assert_eq!(c.get("/health").await.status, 200);
-        assert_eq!(c.put("/probe/kv/default/persisted", "yes").await.status, 204);
+        assert_eq!(
+            c.put("/probe/kv/default/persisted", "yes").await.status,
+            204
+        );
         // A request in flight when the signal arrives still completes.
         let slow = {
             let c = c.clone();
             tokio::spawn(async move { c.get("/misbehave/echo").await.status })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let kill = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(kill.success());
         assert_eq!(slow.await.unwrap(), 200);
     });
@@ -325,7 +367,10 @@ fn cli_up_serves_and_shuts_down_gracefully_on_sigterm() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "vantage did not exit after SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "vantage did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status}");

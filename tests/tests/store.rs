@@ -56,32 +56,78 @@ async fn every_operation() {
         let host = start();
         let c = host.client();
         let k = unique("op");
-        assert_eq!(c.get(&format!("/a/kv/default/{k}")).await.status, 404, "{name}");
-        assert_eq!(c.get(&format!("/a/exists/default/{k}")).await.text(), "false");
+        assert_eq!(
+            c.get(&format!("/a/kv/default/{k}")).await.status,
+            404,
+            "{name}"
+        );
+        assert_eq!(
+            c.get(&format!("/a/exists/default/{k}")).await.text(),
+            "false"
+        );
         assert_eq!(c.put(&format!("/a/kv/default/{k}"), "v1").await.status, 204);
-        assert_eq!(c.get(&format!("/a/kv/default/{k}")).await.text(), "v1", "{name}");
-        assert_eq!(c.get(&format!("/a/exists/default/{k}")).await.text(), "true");
+        assert_eq!(
+            c.get(&format!("/a/kv/default/{k}")).await.text(),
+            "v1",
+            "{name}"
+        );
+        assert_eq!(
+            c.get(&format!("/a/exists/default/{k}")).await.text(),
+            "true"
+        );
         // Binary values survive as bytes.
         let bin: Vec<u8> = (0..=255).collect();
         c.put(&format!("/a/kv/default/{k}"), bin.clone()).await;
-        assert_eq!(c.get(&format!("/a/kv/default/{k}")).await.body.as_ref(), bin.as_slice());
+        assert_eq!(
+            c.get(&format!("/a/kv/default/{k}")).await.body.as_ref(),
+            bin.as_slice()
+        );
         assert_eq!(c.delete(&format!("/a/kv/default/{k}")).await.status, 204);
-        assert_eq!(c.get(&format!("/a/kv/default/{k}")).await.status, 404, "{name}");
+        assert_eq!(
+            c.get(&format!("/a/kv/default/{k}")).await.status,
+            404,
+            "{name}"
+        );
         // Deleting a missing key is fine.
         assert_eq!(c.delete(&format!("/a/kv/default/{k}")).await.status, 204);
 
         // Counters: 8-byte little-endian i64, as Spin stores them.
         let n = unique("counter");
-        assert_eq!(c.post(&format!("/a/incr/default/{n}?by=5"), "").await.text(), "5", "{name}");
-        assert_eq!(c.post(&format!("/a/incr/default/{n}?by=-7"), "").await.text(), "-2");
+        assert_eq!(
+            c.post(&format!("/a/incr/default/{n}?by=5"), "")
+                .await
+                .text(),
+            "5",
+            "{name}"
+        );
+        assert_eq!(
+            c.post(&format!("/a/incr/default/{n}?by=-7"), "")
+                .await
+                .text(),
+            "-2"
+        );
         let raw = c.get(&format!("/a/kv/default/{n}")).await;
-        assert_eq!(raw.body.as_ref(), (-2i64).to_le_bytes().as_slice(), "{name}");
+        assert_eq!(
+            raw.body.as_ref(),
+            (-2i64).to_le_bytes().as_slice(),
+            "{name}"
+        );
         let big = unique("big");
-        c.post(&format!("/a/incr/default/{big}?by={}", i64::MAX - 1), "").await;
-        assert_eq!(c.post(&format!("/a/incr/default/{big}?by=1"), "").await.text(), i64::MAX.to_string());
+        c.post(&format!("/a/incr/default/{big}?by={}", i64::MAX - 1), "")
+            .await;
+        assert_eq!(
+            c.post(&format!("/a/incr/default/{big}?by=1"), "")
+                .await
+                .text(),
+            i64::MAX.to_string()
+        );
         let overflow = c.post(&format!("/a/incr/default/{big}?by=1"), "").await;
         assert_eq!(overflow.status, 500, "{name}: {}", overflow.text());
-        assert!(overflow.text().contains("overflow"), "{name}: {}", overflow.text());
+        assert!(
+            overflow.text().contains("overflow"),
+            "{name}: {}",
+            overflow.text()
+        );
         // A value that is not a counter is an error, not a crash.
         c.put(&format!("/a/kv/default/{k}"), "text").await;
         let r = c.post(&format!("/a/incr/default/{k}"), "").await;
@@ -92,7 +138,10 @@ async fn every_operation() {
         // CAS notices a write between read and swap.
         let r = c.post(&format!("/a/cas-conflict/default/{k}"), "").await;
         assert_eq!(r.text(), "conflict-detected", "{name}");
-        assert_eq!(c.get(&format!("/a/kv/default/{k}")).await.text(), "intervening");
+        assert_eq!(
+            c.get(&format!("/a/kv/default/{k}")).await.text(),
+            "intervening"
+        );
         // CAS on an absent key succeeds once it is still absent.
         let fresh = unique("fresh");
         let r = c.post(&format!("/a/update/default/{fresh}"), "").await;
@@ -137,7 +186,15 @@ async fn listing_pages_past_one_page() {
         let set: serde_json::Map<String, serde_json::Value> = (0..3500)
             .map(|i| (format!("{p}/{chunk}-{i:05}"), "x".into()))
             .collect();
-        assert_eq!(c.post("/a/batch/default", serde_json::json!({"set": set}).to_string()).await.status, 200);
+        assert_eq!(
+            c.post(
+                "/a/batch/default",
+                serde_json::json!({"set": set}).to_string()
+            )
+            .await
+            .status,
+            200
+        );
     }
     let keys = c.get(&format!("/a/keys/default?prefix={p}/")).await.json();
     assert_eq!(keys.as_array().unwrap().len(), 10_500);
@@ -153,7 +210,10 @@ async fn access_is_limited_to_listed_stores() {
         assert_eq!(r.status, 403, "{name}");
         assert!(r.text().contains("AccessDenied"));
         let r = c.get("/a/open/elsewhere").await;
-        assert_eq!(r.status, 403, "{name}: a store not listed is denied, even if absent");
+        assert_eq!(
+            r.status, 403,
+            "{name}: a store not listed is denied, even if absent"
+        );
     }
 }
 
@@ -164,9 +224,17 @@ async fn two_components_share_one_store() {
         let c = host.client();
         let k = unique("shared");
         c.put(&format!("/a/kv/default/{k}"), "from-a").await;
-        assert_eq!(c.get(&format!("/b/kv/default/{k}")).await.text(), "from-a", "{name}");
+        assert_eq!(
+            c.get(&format!("/b/kv/default/{k}")).await.text(),
+            "from-a",
+            "{name}"
+        );
         c.post(&format!("/b/incr/default/{k}-n"), "").await;
-        assert_eq!(c.post(&format!("/a/incr/default/{k}-n"), "").await.text(), "2", "{name}");
+        assert_eq!(
+            c.post(&format!("/a/incr/default/{k}-n"), "").await.text(),
+            "2",
+            "{name}"
+        );
     }
 }
 
@@ -187,7 +255,15 @@ async fn no_lost_updates_under_concurrent_writers() {
                     let mut ok = 0u64;
                     let mut contended = 0u64;
                     for _ in 0..per_client {
-                        let r = c.post(&format!("/{}/incr/default/{counter}", if i % 2 == 0 { "a" } else { "b" }), "").await;
+                        let r = c
+                            .post(
+                                &format!(
+                                    "/{}/incr/default/{counter}",
+                                    if i % 2 == 0 { "a" } else { "b" }
+                                ),
+                                "",
+                            )
+                            .await;
                         assert_eq!(r.status, 200, "{}", r.text());
                         let r = c.post(&format!("/a/update/default/{doc}"), "").await;
                         match r.status {
@@ -209,7 +285,9 @@ async fn no_lost_updates_under_concurrent_writers() {
         }
         let total = clients * per_client;
         assert_eq!(
-            c.post(&format!("/a/incr/default/{counter}?by=0"), "").await.text(),
+            c.post(&format!("/a/incr/default/{counter}?by=0"), "")
+                .await
+                .text(),
             total.to_string(),
             "{name}: increments lost"
         );
@@ -217,7 +295,10 @@ async fn no_lost_updates_under_concurrent_writers() {
         let value = c.get(&format!("/a/kv/default/{doc}")).await.text();
         assert_eq!(value, updated.to_string(), "{name}: CAS updates lost");
         assert_eq!(updated + gave_up, total as u64);
-        assert!(updated > total as u64 * 9 / 10, "{name}: too many CAS give-ups: {gave_up}");
+        assert!(
+            updated > total as u64 * 9 / 10,
+            "{name}: too many CAS give-ups: {gave_up}"
+        );
     }
 }
 
@@ -231,7 +312,11 @@ async fn sqlite_store_survives_a_restart_in_spins_layout() {
     host.stop();
     let db = rusqlite::Connection::open(dir.path().join("sqlite_key_value.db")).unwrap();
     let n: i64 = db
-        .query_row("SELECT COUNT(*) FROM spin_key_value WHERE store = 'default'", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM spin_key_value WHERE store = 'default'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(n, 2);
     drop(db);
