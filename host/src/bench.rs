@@ -35,6 +35,9 @@ pub enum BenchCommand {
         /// Worker threads of the load generator.
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// HTTP method (POST sends an empty body).
+        #[arg(long, default_value = "GET")]
+        method: String,
     },
     /// Serve the native baseline: one SQLite read (Spin's layout) and the same JSON answer.
     Native {
@@ -97,13 +100,16 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             warmup_secs,
             label,
             threads,
+            method,
         } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(threads.max(1))
                 .enable_all()
                 .build()?;
+            let method: http::Method = method.parse().context("parsing --method")?;
             let s = rt.block_on(load(
                 &url,
+                method,
                 connections,
                 Duration::from_secs(warmup_secs),
                 Duration::from_secs(duration_secs),
@@ -139,6 +145,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
 
 async fn load(
     url: &str,
+    method: http::Method,
     connections: usize,
     warmup: Duration,
     duration: Duration,
@@ -154,6 +161,7 @@ async fn load(
         let uri = uri.clone();
         let authority = authority.clone();
         let addr = addr.clone();
+        let method = method.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat: Vec<u32> = Vec::with_capacity(1 << 16);
             let mut errors = 0usize;

@@ -81,11 +81,16 @@ pub fn build_engine(opts: &EngineOptions) -> anyhow::Result<Engine> {
             .max_component_instance_size(1 << 20)
             .max_core_instance_size(1 << 20)
             .table_elements(100_000)
-            // Keep a little of each freed memory and stack resident: the next request on the slot
-            // starts without page faults, and memset of a small prefix is cheaper than madvise.
-            .linear_memory_keep_resident(256 << 10)
-            .table_keep_resident(64 << 10)
-            .async_stack_keep_resident(64 << 10);
+            // Reset freed slots in place instead of unmapping them: with PAGEMAP_SCAN (Linux 6.7+)
+            // only the pages a request dirtied are restored by memcpy/memset, so the next
+            // request on the slot starts without page faults and without the madvise + TLB
+            // shootdown that otherwise dominates the per-request cost under concurrency.
+            .pagemap_scan(wasmtime::Enabled::Auto)
+            .linear_memory_keep_resident(8 << 20)
+            .table_keep_resident(1 << 20)
+            .async_stack_keep_resident(1 << 20)
+            // What must still be decommitted goes in batches: fewer madvise calls and IPIs.
+            .decommit_batch_size(32);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     Engine::new(&config).wasm_context(|| "creating the wasmtime engine".into())

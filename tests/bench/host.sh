@@ -4,7 +4,8 @@
 #   2. the same handler native (hyper + the same SQLite read), and the ratio,
 #   3. a component without store access under `vantage up` and under `wasmtime serve`
 #      (wasmtime-cli of the same version, when installed), and
-#   4. the host's own per-request overhead in-process (no sockets).
+#   4. the host's own per-request overhead in-process (no sockets), and
+#   5. the SQLite write path: a component incrementing one counter under concurrent requests.
 # Usage: tests/bench/host.sh [seconds-per-run]   (WASMTIME=/path/to/wasmtime to pick the CLI)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -63,9 +64,10 @@ else
   echo "wasmtime CLI not found (install: cargo install wasmtime-cli --version 48.0.8 --locked); skipping that row" >&2
 fi
 
-load() { "$bin" bench load "$1" --label "$2" --connections "$conns" --duration-secs "$secs" --warmup-secs 2; }
+load() { "$bin" bench load "$1" --label "$2" --connections "$conns" --duration-secs "$secs" --warmup-secs 2 ${3:+--method "$3"}; }
 results="$tmp/results.jsonl"
 load "http://127.0.0.1:$vport/get" "vantage up: store get + JSON" >>"$results"
+load "http://127.0.0.1:$vport/get" "vantage up: store increment (SQLite)" POST >>"$results"
 load "http://127.0.0.1:$nport/" "native: hyper + SQLite get + JSON" >>"$results"
 load "http://127.0.0.1:$vport/empty" "vantage up: empty handler" >>"$results"
 if [ -n "$wport" ]; then
