@@ -61,7 +61,18 @@ pub struct Activity {
     /// Event type counted as a conversion in reports (e.g. `commerce.purchases`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversion_event_type: Option<String>,
+    /// In a `recommendation`, how many ranked offers a proposition carries (default
+    /// [`DEFAULT_MAX_ITEMS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_items: Option<u32>,
 }
+
+/// Offers per recommendation proposition when `maxItems` is absent.
+pub const DEFAULT_MAX_ITEMS: u32 = 5;
+
+/// The experience id reported for visitors held out of an activity (reserved: no experience
+/// may use it).
+pub const HOLDOUT_EXPERIENCE_ID: &str = "holdout";
 
 /// Field names of [`Activity`] on the wire, plus the record's `type`; anything else is reported.
 pub(crate) const ACTIVITY_FIELDS: &[&str] = &[
@@ -82,6 +93,7 @@ pub(crate) const ACTIVITY_FIELDS: &[&str] = &[
     "experiences",
     "fallbacks",
     "conversionEventType",
+    "maxItems",
 ];
 
 fn is_zero(v: &f64) -> bool {
@@ -260,10 +272,14 @@ pub struct Experience {
     /// What the experience shows.
     #[serde(default)]
     pub offers: Vec<Offer>,
+    /// The baseline that reports measure lift against (else the first experience).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub control: bool,
 }
 
 /// Field names of [`Experience`] on the wire.
-pub(crate) const EXPERIENCE_FIELDS: &[&str] = &["id", "name", "allocation", "audience", "offers"];
+pub(crate) const EXPERIENCE_FIELDS: &[&str] =
+    &["id", "name", "allocation", "audience", "offers", "control"];
 
 /// A content item to show, in one of the Web SDK schemas.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -412,6 +428,11 @@ impl Activity {
     /// Finds an experience by id.
     pub fn experience(&self, id: &str) -> Option<&Experience> {
         self.experiences.iter().find(|e| e.id == id)
+    }
+
+    /// The index of the control experience: the one flagged `control`, else the first.
+    pub fn control_index(&self) -> usize {
+        self.experiences.iter().position(|e| e.control).unwrap_or(0)
     }
 
     /// Allocations in experience order, missing ones as 0 (what `vantage-bucketing` takes).

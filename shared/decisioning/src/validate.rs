@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use crate::model::{
     ACTIVITY_FIELDS, Activity, ActivityType, Audience, BUCKETING_FIELDS, CAP_FIELDS,
-    EXPERIENCE_FIELDS, Experience, OFFER_FIELDS, Offer, OfferSchema, SCHEMA_PREFIX, is_segment_id,
+    EXPERIENCE_FIELDS, Experience, HOLDOUT_EXPERIENCE_ID, OFFER_FIELDS, Offer, OfferSchema,
+    SCHEMA_PREFIX, is_segment_id,
 };
 use crate::time::parse_rfc3339;
 
@@ -209,6 +210,16 @@ pub fn validate(activity: &Activity) -> Vec<Problem> {
             "must not be empty (omit it for none)",
         ));
     }
+    match (activity.max_items, activity.activity_type) {
+        (Some(0), ActivityType::Recommendation) => {
+            p.push(Problem::new("maxItems", "must be at least 1"));
+        }
+        (Some(_), ActivityType::Ab | ActivityType::Xt) => p.push(Problem::new(
+            "maxItems",
+            "only applies to recommendation activities",
+        )),
+        _ => {}
+    }
     check_experiences(&mut p, activity);
     for (scope, offer) in &activity.fallbacks {
         let path = format!("fallbacks[{scope:?}]");
@@ -317,6 +328,18 @@ fn check_experiences(p: &mut Vec<Problem>, activity: &Activity) {
             p.push(Problem::new(
                 format!("{path}.id"),
                 format!("duplicate experience id {:?}", e.id),
+            ));
+        }
+        if e.id == HOLDOUT_EXPERIENCE_ID {
+            p.push(Problem::new(
+                format!("{path}.id"),
+                format!("{HOLDOUT_EXPERIENCE_ID:?} is reserved for visitors held out"),
+            ));
+        }
+        if e.control && experiences[..i].iter().any(|earlier| earlier.control) {
+            p.push(Problem::new(
+                format!("{path}.control"),
+                "only one experience can be the control",
             ));
         }
         check_allocation(

@@ -63,7 +63,7 @@ fn field_lists_match_the_structs() {
         "startDate": "2026-01-01T00:00:00Z", "endDate": "2026-02-01T00:00:00Z", "priority": 1,
         "scopes": ["__view__"], "audience": {"pql": "a = 1"}, "exclusionGroup": "g", "holdout": 5.5,
         "bucketing": {"scheme": "unleash", "client": "c", "salt": "s", "version": 2},
-        "experiences": [{"id": "0", "name": "A", "allocation": 10.5, "audience": "vip", "offers": [
+        "experiences": [{"id": "0", "name": "A", "allocation": 10.5, "audience": "vip", "control": true, "offers": [
             {"id": "o", "name": "O", "schema": "https://ns.adobe.com/personalization/json-content-item",
              "data": {"content": {}}, "scope": "__view__", "caps": [{"count": 1, "per": "week"}],
              "eligibility": "b = 2", "categories": ["shoes"]}]}],
@@ -530,4 +530,31 @@ fn retirement_records_need_only_an_id() {
         parse_activity_record(&v),
         Ok(ActivityRecord::Retire { .. })
     ));
+}
+
+#[test]
+fn control_holdout_and_max_items_rules() {
+    let p = problems_after(|v| {
+        v["experiences"][0]["control"] = json!(true);
+        v["experiences"][1]["control"] = json!(true);
+        v["experiences"][1]["id"] = json!("holdout");
+        v["maxItems"] = json!(3);
+    });
+    assert_eq!(
+        paths(&p),
+        ["maxItems", "experiences[1].id", "experiences[1].control"]
+    );
+
+    let rec = json!({"id": "recs", "activityType": "recommendation", "scopes": ["recs"], "maxItems": 3,
+        "experiences": [{"id": "0", "offers": [{"id": "o", "schema": "https://ns.adobe.com/personalization/json-content-item",
+                                               "data": {"content": {}}, "categories": ["shoes"]}]}]});
+    let a = parse_activity_value(&rec).expect("valid");
+    assert_eq!(a.max_items, Some(3));
+    assert_eq!(serde_json::to_value(&a).unwrap()["maxItems"], 3);
+    let mut zero = rec.clone();
+    zero["maxItems"] = json!(0);
+    let Err(InvalidActivity(p)) = parse_activity_value(&zero) else {
+        panic!("maxItems 0 is invalid")
+    };
+    assert_eq!(paths(&p), ["maxItems"]);
 }
