@@ -31,8 +31,13 @@ pub struct Leaf {
 
 impl Attributes {
     /// Deep-merges `value` at timestamp `ts`. A non-object `value` is stored at the root
-    /// pointer `""`. Returns whether anything changed.
+    /// pointer `""`. An empty object merges no field: it is what a consent-only profile record
+    /// carries, and as a root leaf it would wipe every older attribute. Returns whether
+    /// anything changed.
     pub fn merge_json(&mut self, value: &Value, ts: i64) -> bool {
+        if value.as_object().is_some_and(Map::is_empty) {
+            return false;
+        }
         let mut changed = false;
         let mut pointer = String::new();
         self.merge_at(&mut pointer, value, ts, &mut changed);
@@ -213,6 +218,13 @@ mod tests {
         // The hidden `/a/c` and `/a/d` were dropped; `/a` stays to hide late arrivals.
         assert!(!expected.leaves().contains_key("/a/c"));
         assert!(expected.leaves().contains_key("/a"));
+    }
+
+    #[test]
+    fn an_empty_root_object_keeps_every_attribute() {
+        let mut a = apply(&[(json!({"web":{"lastPage":"/cart"}}), 1)]);
+        assert!(!a.merge_json(&json!({}), 2));
+        assert_eq!(a.to_json(), json!({"web":{"lastPage":"/cart"}}));
     }
 
     #[test]
