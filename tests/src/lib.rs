@@ -52,6 +52,7 @@ pub struct Setup {
     /// Engine options (tests use a small pool).
     pub engine: EngineOptions,
     state_dir: Option<PathBuf>,
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Setup {
@@ -76,7 +77,14 @@ impl Setup {
                 compile_cache: true,
             },
             state_dir: None,
+            tls: None,
         }
+    }
+
+    /// Serves HTTPS with this PEM certificate chain and key.
+    pub fn tls(mut self, cert: &Path, key: &Path) -> Self {
+        self.tls = Some((cert.to_path_buf(), key.to_path_buf()));
+        self
     }
 
     /// Sets an application variable as `SPIN_VARIABLE_<NAME>` would.
@@ -125,6 +133,11 @@ impl Setup {
             variables: self.variables,
             inherit_env: false,
         };
+        let tls = match &self.tls {
+            Some((cert, key)) => Some(vantage::server::tls_acceptor(cert, key)?),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || -> anyhow::Result<()> {
@@ -145,7 +158,7 @@ impl Setup {
                 vantage::server::serve(
                     app,
                     listener,
-                    None,
+                    tls,
                     async {
                         let _ = stop_rx.await;
                     },
@@ -158,7 +171,7 @@ impl Setup {
             .recv()
             .map_err(|_| anyhow::anyhow!("the host thread died while starting"))??;
         Ok(TestApp {
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             stop: Some(stop_tx),
             thread: Some(thread),
             _dir: dir,

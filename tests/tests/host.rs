@@ -298,6 +298,11 @@ async fn many_concurrent_requests_queue_for_instances() {
 fn cli_up_serves_and_shuts_down_gracefully_on_sigterm() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
+    assert!(
+        std::path::Path::new(components::VANTAGE_BIN).exists(),
+        "{} is missing: run the workspace tests (`cargo test --workspace --release`), which build it",
+        components::VANTAGE_BIN
+    );
     let dir = vantage_tests::TempDir::new("cli");
     let manifest = dir.path().join("spin.toml");
     std::fs::write(
@@ -333,8 +338,10 @@ fn cli_up_serves_and_shuts_down_gracefully_on_sigterm() {
         ])
         .arg(dir.path().join("state"))
         .env("SPIN_VARIABLE_TOKEN", "t")
+        .env("VANTAGE_LOG", "info")
+        .args(["--log-format", "json"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("run vantage");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -374,6 +381,24 @@ fn cli_up_serves_and_shuts_down_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status}");
+    // One structured line per request: id, route, component, status, duration.
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    let access: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["message"] == "request")
+        .collect();
+    let health = access
+        .iter()
+        .find(|v| v["path"] == "/health")
+        .unwrap_or_else(|| panic!("no access log line for /health in:\n{log}"));
+    assert_eq!(health["status"], 200);
+    assert_eq!(health["component"], "health");
+    assert_eq!(health["route"], "/health");
+    assert!(health["request_id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(health["duration_us"].as_u64().is_some());
+    assert!(log.contains("stores flushed"), "{log}");
     // Flushed: the WAL was folded back and the write is in Spin's table.
     let db = rusqlite::Connection::open(dir.path().join("state/sqlite_key_value.db")).unwrap();
     let v: Vec<u8> = db
@@ -384,4 +409,48 @@ fn cli_up_serves_and_shuts_down_gracefully_on_sigterm() {
         )
         .unwrap();
     assert_eq!(v, b"yes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_https_with_the_given_certificate() {
+    use http_body_util::{BodyExt, Empty};
+    use std::sync::Arc;
+    use tokio_rustls::rustls;
+
+    let dir = vantage_tests::TempDir::new("tls");
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let host = app().tls(&cert, &key).start().unwrap();
+    assert!(host.url.starts_with("https://"));
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(generated.cert.der().clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let addr = host.url.trim_start_matches("https://").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let tls = connector
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .expect("TLS handshake with the served certificate");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await.unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::get("/misbehave/headers")
+        .header("host", "localhost")
+        .body(Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let headers: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(headers["spin-full-url"].as_str().unwrap().starts_with("https://"));
 }
