@@ -110,6 +110,9 @@ pub enum ApiError {
     /// Encoding the answer failed.
     #[error("encoding the response: {0}")]
     Encode(String),
+    /// The segment index could not be rebuilt after ingest.
+    #[error("updating the segment index: {0}")]
+    SegmentIndex(String),
 }
 
 impl ApiError {
@@ -128,9 +131,10 @@ impl ApiError {
                 400
             }
             Self::Profile(vantage_ingest::Error::Identity(_)) => 400,
-            Self::Profile(vantage_ingest::Error::Model(_)) | Self::Store(_) | Self::Encode(_) => {
-                500
-            }
+            Self::Profile(vantage_ingest::Error::Model(_))
+            | Self::Store(_)
+            | Self::Encode(_)
+            | Self::SegmentIndex(_) => 500,
         }
     }
 
@@ -215,11 +219,15 @@ where
             let kv = open_store().map_err(ApiError::Store)?;
             let options = Options {
                 validate_activity: Some(&validate_activity),
-                // No PQL compiler yet: segment text is stored as is and compiled later.
-                compile_segment: None,
+                // A segment that does not compile is rejected with its positioned error.
+                compile_segment: Some(&vantage_segments::compile_hook),
                 ..Options::default()
             };
             let report = vantage_ingest::ingest_with(&*kv, req.body, &options, now_ms)?;
+            // Rebuild the request-time segment index (cheap when nothing changed). Failing here
+            // answers 500 so the hub retries; replaying accepted records changes nothing.
+            vantage_segments::sync(&*kv, &options.policy)
+                .map_err(|e| ApiError::SegmentIndex(e.to_string()))?;
             let body = serde_json::to_vec(&report).map_err(|e| ApiError::Encode(e.to_string()))?;
             Ok(json_reply(200, body))
         }
