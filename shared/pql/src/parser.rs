@@ -1067,7 +1067,11 @@ impl Parser<'_> {
             _ => None,
         };
         if let Tok::Ident(w) = self.peek().clone() {
-            let postfix_follows = matches!(self.peek_at(1), Tok::Dot | Tok::LBracket);
+            // `now + 2 days` is an expression anchor, not the word `now` followed by junk.
+            let postfix_follows = matches!(
+                self.peek_at(1),
+                Tok::Dot | Tok::LBracket | Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash | Tok::Percent
+            );
             if let Some(a) = simple(&w).filter(|_| !postfix_follows) {
                 self.bump();
                 return Ok(a);
