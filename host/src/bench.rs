@@ -35,9 +35,15 @@ pub enum BenchCommand {
         /// Worker threads of the load generator.
         #[arg(long, default_value_t = 1)]
         threads: usize,
-        /// HTTP method (POST sends an empty body).
+        /// HTTP method.
         #[arg(long, default_value = "GET")]
         method: String,
+        /// Send this file as every request's body (empty otherwise).
+        #[arg(long)]
+        body_file: Option<PathBuf>,
+        /// A request header, `name: value` (repeatable).
+        #[arg(long = "header")]
+        headers: Vec<String>,
     },
     /// Serve the native baseline: one SQLite read (Spin's layout) and the same JSON answer.
     Native {
@@ -101,15 +107,33 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             label,
             threads,
             method,
+            body_file,
+            headers,
         } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(threads.max(1))
                 .enable_all()
                 .build()?;
             let method: http::Method = method.parse().context("parsing --method")?;
+            let body = match body_file {
+                Some(f) => {
+                    Bytes::from(std::fs::read(&f).with_context(|| format!("reading {f:?}"))?)
+                }
+                None => Bytes::new(),
+            };
+            let headers = headers
+                .iter()
+                .map(|h| {
+                    let (name, value) = h.split_once(':').context("--header wants name: value")?;
+                    Ok((
+                        http::HeaderName::try_from(name.trim())?,
+                        http::HeaderValue::try_from(value.trim())?,
+                    ))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let s = rt.block_on(load(
                 &url,
-                method,
+                (method, body, headers),
                 connections,
                 Duration::from_secs(warmup_secs),
                 Duration::from_secs(duration_secs),
@@ -145,7 +169,11 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
 
 async fn load(
     url: &str,
-    method: http::Method,
+    (method, body, headers): (
+        http::Method,
+        Bytes,
+        Vec<(http::HeaderName, http::HeaderValue)>,
+    ),
     connections: usize,
     warmup: Duration,
     duration: Duration,
@@ -162,6 +190,7 @@ async fn load(
         let authority = authority.clone();
         let addr = addr.clone();
         let method = method.clone();
+        let (body, headers) = (body.clone(), headers.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat: Vec<u32> = Vec::with_capacity(1 << 16);
             let mut errors = 0usize;
@@ -175,10 +204,14 @@ async fn load(
                 if start >= stop_at {
                     break;
                 }
-                let req =
-                    http::Request::get(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
-                        .header(http::header::HOST, &authority)
-                        .body(Full::new(Bytes::new()))?;
+                let mut req = http::Request::builder()
+                    .method(method.clone())
+                    .uri(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+                    .header(http::header::HOST, &authority);
+                for (name, value) in &headers {
+                    req = req.header(name, value);
+                }
+                let req = req.body(Full::new(body.clone()))?;
                 let ok = match sender.send_request(req).await {
                     Ok(resp) => {
                         let success = resp.status().is_success();
