@@ -62,7 +62,11 @@ fn main() {
         ])
         .env("CARGO_TARGET_DIR", &wasm_target)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS");
+        .env_remove("RUSTFLAGS")
+        // Under `cargo clippy` the wrapper would lint the guests here too, with the host's
+        // lint flags; the guests are linted by their own clippy run.
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER");
     if std::env::var_os("CI").is_some() {
         cmd.env("RUSTFLAGS", "-D warnings");
     }

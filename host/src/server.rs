@@ -68,6 +68,12 @@ impl Default for RequestLimits {
     }
 }
 
+/// The request body handed to a guest: the collected bytes, with the error type wasi-http wants.
+type GuestBody = http_body_util::combinators::MapErr<
+    Full<Bytes>,
+    fn(std::convert::Infallible) -> wasmtime_wasi_http::Error,
+>;
+
 /// A loaded component, ready to instantiate.
 struct Loaded {
     pre: ProxyPre<HostState>,
@@ -363,12 +369,7 @@ impl App {
     async fn run(
         self: &Arc<Self>,
         component: &Arc<Loaded>,
-        req: Request<
-            http_body_util::combinators::MapErr<
-                Full<Bytes>,
-                fn(std::convert::Infallible) -> wasmtime_wasi_http::Error,
-            >,
-        >,
+        req: Request<GuestBody>,
         scheme: Scheme,
         request_id: &str,
     ) -> Result<Response<HyperOutgoingBody>, Failure> {

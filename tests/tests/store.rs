@@ -29,9 +29,12 @@ key_value_stores = ["default"]
 source = "{{component:test-kv-probe}}"
 "#;
 
+/// How to start a host on one backend.
+type Start = Box<dyn Fn() -> TestApp>;
+
 /// Each backend to test: a name and how to start a host on it.
-fn backends() -> Vec<(&'static str, Box<dyn Fn() -> TestApp>)> {
-    let mut out: Vec<(&'static str, Box<dyn Fn() -> TestApp>)> =
+fn backends() -> Vec<(&'static str, Start)> {
+    let mut out: Vec<(&'static str, Start)> =
         vec![("sqlite", Box::new(|| Setup::new(APP).start().unwrap()))];
     match vantage_tests::redis_url() {
         Some(url) => out.push((

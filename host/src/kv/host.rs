@@ -43,7 +43,7 @@ impl HostState {
 
 impl store::Host for HostState {
     async fn open(&mut self, identifier: String) -> Outcome<Resource<Bucket>> {
-        if !self.env.allowed_stores.iter().any(|s| *s == identifier) {
+        if !self.env.allowed_stores.contains(&identifier) {
             return Ok(Err(store::Error::AccessDenied));
         }
         let Some(backend) = self.env.stores.get(&identifier).cloned() else {
