@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 records="${1:-1000000}"
-concurrency="${CONCURRENCY:-2}"
-batch="${BATCH:-5000}"
+concurrency="${CONCURRENCY:-4}"
+batch="${BATCH:-2500}"
 
 target="${CARGO_TARGET_DIR:-target}"
 bin="$target/release/vantage"

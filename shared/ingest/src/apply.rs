@@ -3,7 +3,7 @@
 use vantage_kv::Kv;
 use vantage_model::catalog::{self, ActivityDefinition, DefinitionStatus, SegmentDefinition};
 use vantage_model::profile::{consent, membership};
-use vantage_model::{Graph, Outcome};
+use vantage_model::{Graph, Identity, Outcome, Profile};
 
 use crate::Options;
 use crate::record::{Record, RecordError};
@@ -19,36 +19,11 @@ pub fn apply<K: Kv + ?Sized>(
     let policy = &options.policy;
     let graph = Graph::new(kv, policy);
     let outcome = match record {
-        Record::Profile {
-            identity,
-            ts,
-            attributes,
-            consent: answers,
-        } => graph.update(identity, *ts, now, |p| {
-            let mut changed = p.attributes.merge_json(attributes, *ts);
-            for (purpose, entry) in answers {
-                changed |= consent::set(&mut p.consent, purpose, *entry);
-            }
-            Ok(changed)
-        })?,
+        Record::Profile { identity, ts, .. } | Record::Membership { identity, ts, .. } => {
+            graph.update(identity, *ts, now, |p| Ok(change(record, p)))?
+        }
         Record::Link { identities, ts } => graph.link(identities, *ts, now)?,
         Record::Unlink { identity, ts } => graph.unlink(identity, *ts, now)?,
-        Record::Membership {
-            identity,
-            segment,
-            status,
-            source,
-            ts,
-        } => {
-            let update = membership::Membership {
-                since: *ts,
-                status: *status,
-                source: *source,
-            };
-            graph.update(identity, *ts, now, |p| {
-                Ok(membership::apply(&mut p.memberships, segment, update))
-            })?
-        }
         Record::Delete { identity, ts } => graph.delete(identity, *ts, now)?,
         Record::Segment {
             id,
@@ -101,6 +76,51 @@ pub fn apply<K: Kv + ?Sized>(
         }
     };
     Ok(outcome)
+}
+
+/// The identity and timestamp of a record that changes one profile (`profile` and
+/// `membership` records); `None` for the others.
+pub fn profile_target(record: &Record) -> Option<(&Identity, i64)> {
+    match record {
+        Record::Profile { identity, ts, .. } | Record::Membership { identity, ts, .. } => {
+            Some((identity, *ts))
+        }
+        _ => None,
+    }
+}
+
+/// Applies a `profile` or `membership` record to `p` in memory; whether it changed anything.
+/// Pure and repeatable (it runs once per CAS attempt). Other records change nothing.
+pub fn change(record: &Record, p: &mut Profile) -> bool {
+    match record {
+        Record::Profile {
+            ts,
+            attributes,
+            consent: answers,
+            ..
+        } => {
+            let mut changed = p.attributes.merge_json(attributes, *ts);
+            for (purpose, entry) in answers {
+                changed |= consent::set(&mut p.consent, purpose, *entry);
+            }
+            changed
+        }
+        Record::Membership {
+            segment,
+            status,
+            source,
+            ts,
+            ..
+        } => {
+            let update = membership::Membership {
+                since: *ts,
+                status: *status,
+                source: *source,
+            };
+            membership::apply(&mut p.memberships, segment, update)
+        }
+        _ => false,
+    }
 }
 
 fn changed(yes: bool) -> Outcome {

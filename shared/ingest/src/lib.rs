@@ -6,12 +6,15 @@
 //!
 //! One bad record never blocks the others. Replaying a stream leaves the same state, records
 //! may arrive out of order (timestamps decide), and several clients may ingest the same stream
-//! at once: every write is a CAS read-modify-write in [`vantage_model`].
+//! at once: every write is a CAS read-modify-write. Runs of `profile` and `membership` records
+//! (the bulk of a projection) are applied together, one batch read and one CAS write per
+//! profile (`batch`); everything else goes record by record through [`vantage_model`].
 
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 mod apply;
+mod batch;
 mod body;
 mod depth;
 mod limits;
@@ -21,7 +24,7 @@ mod view;
 use serde::Serialize;
 use serde_json::Value;
 use vantage_kv::Kv;
-use vantage_model::Policy;
+use vantage_model::{Outcome, Policy};
 
 pub use limits::{IngestError, Limits};
 pub use record::{Record, RecordError};
@@ -64,6 +67,11 @@ pub struct Rejection {
     pub error: String,
 }
 
+/// Most `profile`/`membership` records applied together in one run (one `get_many` of their
+/// identities, one write per profile): bounds the memory of parsed records and the size of a
+/// batch read.
+const MAX_RUN: usize = 512;
+
 /// Ingests `body` with default options. See [`ingest_with`].
 pub fn ingest<K: Kv + ?Sized>(
     kv: &K,
@@ -89,8 +97,15 @@ pub fn ingest_with<K: Kv + ?Sized>(
 ) -> Result<Report, IngestError> {
     let limits = &options.limits;
     let mut report = Report::default();
+    let mut run: Vec<batch::Pending<'_>> = Vec::new();
+    let flush = |report: &mut Report, run: &mut Vec<batch::Pending<'_>>| {
+        let results = batch::apply_run(kv, run, options, now_ms);
+        for (p, result) in run.drain(..).zip(results) {
+            account(report, p.line, result);
+        }
+    };
     for item in body::split(body, limits)? {
-        let result = item
+        let parsed = item
             .text
             .map_err(|_| RecordError::NotUtf8)
             .and_then(|text| {
@@ -100,18 +115,52 @@ pub fn ingest_with<K: Kv + ?Sized>(
                         limit: limits.max_record_bytes,
                     });
                 }
-                let record = record::parse(text, limits.max_depth)?;
-                apply::apply(kv, &record, text, options, now_ms)
+                Ok((record::parse(text, limits.max_depth)?, text))
             });
-        match result {
-            Ok(_) => report.accepted += 1,
-            Err(e) => report.rejected.push(Rejection {
+        let (record, text) = match parsed {
+            Ok(ok) => ok,
+            Err(e) => {
+                account(&mut report, item.line, Err(e));
+                continue;
+            }
+        };
+        if apply::profile_target(&record).is_some() {
+            // Profile and membership records gather into a run applied together.
+            run.push(batch::Pending {
                 line: item.line,
-                error: e.to_string(),
-            }),
+                record,
+                text,
+            });
+            if run.len() >= MAX_RUN {
+                flush(&mut report, &mut run);
+            }
+            continue;
         }
+        if matches!(
+            record,
+            Record::Link { .. } | Record::Unlink { .. } | Record::Delete { .. }
+        ) {
+            // These touch several profiles: what came before them lands first.
+            flush(&mut report, &mut run);
+        }
+        // Definitions touch only the catalogs, independent of the run.
+        let result = apply::apply(kv, &record, text, options, now_ms);
+        account(&mut report, item.line, result);
     }
+    flush(&mut report, &mut run);
+    // Runs finish after the definitions that followed them: report in body order.
+    report.rejected.sort_by_key(|r| r.line);
     Ok(report)
+}
+
+fn account(report: &mut Report, line: usize, result: Result<Outcome, RecordError>) {
+    match result {
+        Ok(_) => report.accepted += 1,
+        Err(e) => report.rejected.push(Rejection {
+            line,
+            error: e.to_string(),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -158,25 +158,30 @@ pub fn parse(text: &str, max_depth: usize) -> Result<Record, RecordError> {
         return Err(RecordError::TooDeep(max_depth));
     }
     let value: Value = serde_json::from_str(text).map_err(|e| RecordError::Json(e.to_string()))?;
-    let Value::Object(obj) = value else {
+    let Value::Object(mut obj) = value else {
         return Err(RecordError::NotAnObject);
     };
     let kind = obj.get("type").and_then(Value::as_str).unwrap_or_default();
     let ts = || timestamp(&obj);
     Ok(match kind {
         "profile" => {
-            let attributes = match obj.get("attributes") {
-                Some(v @ Value::Object(_)) => v.clone(),
-                None | Some(Value::Null) if obj.contains_key("consent") => {
-                    Value::Object(Map::new())
-                }
+            match obj.get("attributes") {
+                Some(Value::Object(_)) => {}
+                None | Some(Value::Null) if obj.contains_key("consent") => {}
                 None => return Err(RecordError::Missing("attributes")),
                 Some(_) => return Err(invalid("attributes", "must be an object")),
-            };
+            }
             let ts = ts()?;
+            let identity = identity(obj.get("identity"), "identity")?;
+            let consent = consent(obj.get("consent"), ts)?;
+            // Moved out, not copied: the attributes are most of a profile record.
+            let attributes = match obj.remove("attributes") {
+                Some(v @ Value::Object(_)) => v,
+                _ => Value::Object(Map::new()),
+            };
             Record::Profile {
-                identity: identity(obj.get("identity"), "identity")?,
-                consent: consent(obj.get("consent"), ts)?,
+                identity,
+                consent,
                 attributes,
                 ts,
             }

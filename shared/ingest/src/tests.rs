@@ -394,3 +394,112 @@ fn hooks_compile_segments_and_validate_activities() {
     );
     assert!(cat.get("bad").is_none());
 }
+
+/// A store where another writer updates a profile right after the batch path's CAS read of
+/// one key, once: the batch's CAS write must lose and the record still land (no lost update).
+struct Racing<'a> {
+    kv: &'a MemoryKv,
+    key: &'a str,
+    who: Identity,
+    fired: std::cell::Cell<bool>,
+}
+
+impl Kv for Racing<'_> {
+    type Cas = <MemoryKv as Kv>::Cas;
+    fn get(&self, key: &str) -> vantage_kv::Result<Option<Vec<u8>>> {
+        self.kv.get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> vantage_kv::Result<()> {
+        self.kv.set(key, value)
+    }
+    fn delete(&self, key: &str) -> vantage_kv::Result<()> {
+        self.kv.delete(key)
+    }
+    fn exists(&self, key: &str) -> vantage_kv::Result<bool> {
+        self.kv.exists(key)
+    }
+    fn list_keys(&self, cursor: Option<&str>) -> vantage_kv::Result<vantage_kv::KeyPage> {
+        self.kv.list_keys(cursor)
+    }
+    fn increment(&self, key: &str, delta: i64) -> vantage_kv::Result<i64> {
+        self.kv.increment(key, delta)
+    }
+    fn get_many(&self, keys: &[&str]) -> vantage_kv::Result<Vec<Option<Vec<u8>>>> {
+        self.kv.get_many(keys)
+    }
+    fn set_many(&self, entries: &[(&str, &[u8])]) -> vantage_kv::Result<()> {
+        self.kv.set_many(entries)
+    }
+    fn delete_many(&self, keys: &[&str]) -> vantage_kv::Result<()> {
+        self.kv.delete_many(keys)
+    }
+    fn cas_read(&self, key: &str) -> vantage_kv::Result<(Self::Cas, Option<Vec<u8>>)> {
+        let read = self.kv.cas_read(key)?;
+        if key == self.key && !self.fired.replace(true) {
+            // An edge request writes the same profile between our read and our write.
+            let policy = Policy::default();
+            Graph::new(self.kv, &policy)
+                .update(&self.who, NOW - 1, NOW, |p| {
+                    Ok(p.attributes
+                        .merge_json(&json!({"edge": {"visits": 3}}), NOW - 1))
+                })
+                .unwrap();
+        }
+        Ok(read)
+    }
+    fn cas_write(&self, cas: Self::Cas, value: &[u8]) -> vantage_kv::Result<bool> {
+        self.kv.cas_write(cas, value)
+    }
+}
+
+#[test]
+fn a_write_racing_the_batch_path_is_not_lost() {
+    let who = Identity::new("CRMID", "r-1").unwrap();
+    let record = |attrs: Value, t: i64| {
+        json!({"type":"profile","identity":{"namespace":"CRMID","id":"r-1"},"timestamp":ts(t),
+            "attributes":attrs})
+        .to_string()
+    };
+    // A new profile (the race creates it first) and an existing one (the race updates it).
+    for (existing, key) in [(false, "profile/CRMID/r-1"), (true, "profile/CRMID/r-1")] {
+        let kv = MemoryKv::new();
+        if existing {
+            run(&kv, &record(json!({"tier":"silver"}), 0));
+        }
+        let racing = Racing {
+            kv: &kv,
+            key,
+            who: who.clone(),
+            fired: std::cell::Cell::new(false),
+        };
+        let body = format!(
+            "{}\n{}",
+            record(json!({"tier":"gold"}), 5),
+            json!({"type":"membership","identity":{"namespace":"CRMID","id":"r-1"},
+                "segmentId":"vip","status":"realized","timestamp":ts(6)})
+        );
+        let report = ingest(&racing, body.as_bytes(), &Limits::default(), NOW).unwrap();
+        assert!(racing.fired.get());
+        assert_eq!(report.accepted, 2, "{:?}", report.rejected);
+        let v = profile_view(&kv, "CRMID", "r-1", NOW).unwrap().unwrap();
+        assert_eq!(v["attributes"]["tier"], "gold", "existing: {existing}");
+        assert_eq!(v["attributes"]["edge"]["visits"], 3, "existing: {existing}");
+        assert_eq!(v["segmentMembership"]["vip"]["status"], "realized");
+        assert_eq!(v["identities"].as_array().unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn batched_and_one_at_a_time_ingest_leave_the_same_store() {
+    // The same stream, once as one body (runs applied together) and once a record per
+    // request (every run has one record): byte-identical stores.
+    let lines = stream(20);
+    let batched = MemoryKv::new();
+    run(&batched, &lines.join("\n"));
+    let single = MemoryKv::new();
+    for line in &lines {
+        let report = run(&single, line);
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    }
+    assert_eq!(dump(&batched), dump(&single));
+}

@@ -56,9 +56,9 @@ impl Stored for Tombstone {}
 
 /// What a profile key holds (`profile/{id}`).
 #[derive(Debug, Clone, PartialEq, Encode, Decode)]
-#[expect(
+#[allow(
     clippy::large_enum_variant,
-    reason = "a slot is decoded, matched and dropped at once; boxing the common live case would cost an allocation per read"
+    reason = "only fires on 64-bit targets; a slot is decoded, matched and dropped at once; boxing the common live case would cost an allocation per read"
 )]
 pub enum ProfileSlot {
     /// A profile.
@@ -852,8 +852,14 @@ fn codec_encode<T: Stored>(value: &T) -> Result<Vec<u8>, Error> {
     })
 }
 
+/// The stored bytes of `p` as a live profile slot, [`ProfileSlot::Live`] byte for byte without
+/// copying the profile: for batch writers that do their own CAS (`vantage-ingest`).
+pub fn encode_live_slot(p: &Profile) -> Result<Vec<u8>, codec::CodecError> {
+    codec::encode(&SlotRef::Live(p))
+}
+
 fn encode_live(p: &Profile) -> Result<Vec<u8>, Flow> {
-    codec::encode(&SlotRef::Live(p)).map_err(|source| {
+    encode_live_slot(p).map_err(|source| {
         Flow::Fail(Error::Codec {
             key: keys::profile(&p.id),
             source,

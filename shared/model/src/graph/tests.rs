@@ -345,6 +345,7 @@ fn the_borrowed_slot_encodes_like_the_owned_one() {
     let policy = Policy::default();
     let a = who("ECID", "1");
     let p = Profile::new(ProfileId::primary(&a), a, 1, 2, &policy);
+    assert_eq!(encode_live_slot(&p).unwrap(), encode_live(&p).ok().unwrap());
     assert_eq!(
         encode_live(&p).ok().unwrap(),
         codec::encode(&ProfileSlot::Live(p)).unwrap()

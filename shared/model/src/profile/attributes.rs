@@ -10,6 +10,7 @@
 //! `null` is a value: writing it clears a field without forgetting when.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use bincode::{Decode, Encode};
 use serde_json::{Map, Value};
@@ -69,10 +70,19 @@ impl Attributes {
         if self.hidden_by_ancestor(pointer, ts) {
             return false;
         }
-        // Older leaves below this one can never show again.
+        // Older leaves below this one can never show again. They sort right after
+        // `{pointer}/`, so a range scan finds them without visiting every leaf.
         let below = format!("{pointer}/");
-        self.leaves
-            .retain(|path, leaf| !(path.starts_with(&below) && leaf.ts < ts));
+        let hidden: Vec<String> = self
+            .leaves
+            .range::<str, _>((Bound::Included(below.as_str()), Bound::Unbounded))
+            .take_while(|(path, _)| path.starts_with(&below))
+            .filter(|(_, leaf)| leaf.ts < ts)
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in &hidden {
+            self.leaves.remove(path);
+        }
         self.leaves.insert(pointer.to_owned(), Leaf { ts, json });
         true
     }
@@ -218,6 +228,18 @@ mod tests {
         // The hidden `/a/c` and `/a/d` were dropped; `/a` stays to hide late arrivals.
         assert!(!expected.leaves().contains_key("/a/c"));
         assert!(expected.leaves().contains_key("/a"));
+    }
+
+    #[test]
+    fn a_newer_leaf_drops_only_the_older_leaves_below_it() {
+        let mut a = Attributes::default();
+        a.merge_json(&json!({"a": {"b": 1, "c": {"d": 2}}, "ab": 3, "a~": 4}), 10);
+        a.merge_json(&json!({"a": {"e": 5}}), 30);
+        // A scalar at /a newer than /a/b and /a/c/d but older than /a/e.
+        assert!(a.set_leaf("/a", "0".into(), 20));
+        let paths: Vec<&str> = a.leaves().keys().map(String::as_str).collect();
+        assert_eq!(paths, ["/a", "/a/e", "/ab", "/a~0"]);
+        assert_eq!(a.to_json(), json!({"a": {"e": 5}, "ab": 3, "a~": 4}));
     }
 
     #[test]
