@@ -28,12 +28,21 @@ fn prints_its_version() {
 #[test]
 fn a_missing_manifest_is_a_clear_error() {
     let out = vantage()
-        .args(["up", "-f", "/nonexistent/spin.toml", "--listen", "127.0.0.1:0"])
+        .args([
+            "up",
+            "-f",
+            "/nonexistent/spin.toml",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("reading manifest /nonexistent/spin.toml"), "{err}");
+    assert!(
+        err.contains("reading manifest /nonexistent/spin.toml"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -53,7 +62,10 @@ fn an_invalid_manifest_names_the_problem() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("names component \"ghost\", which is not defined"), "{err}");
+    assert!(
+        err.contains("names component \"ghost\", which is not defined"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -69,7 +81,10 @@ fn a_failing_build_command_fails_the_build() {
     let out = vantage().args(["build", "-f"]).arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("build command for component \"c\" failed"), "{err}");
+    assert!(
+        err.contains("build command for component \"c\" failed"),
+        "{err}"
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("building"));
     let _ = std::fs::remove_dir_all(&dir);
 }

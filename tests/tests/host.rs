@@ -396,7 +396,11 @@ fn cli_up_serves_and_shuts_down_gracefully_on_sigterm() {
     assert_eq!(health["status"], 200);
     assert_eq!(health["component"], "health");
     assert_eq!(health["route"], "/health");
-    assert!(health["request_id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(
+        health["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
     assert!(health["duration_us"].as_u64().is_some());
     assert!(log.contains("stores flushed"), "{log}");
     // Flushed: the WAL was folded back and the write is in Spin's table.
@@ -442,7 +446,9 @@ async fn serves_https_with_the_given_certificate() {
         .await
         .expect("TLS handshake with the served certificate");
     let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await.unwrap();
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     let req = http::Request::get("/misbehave/headers")
         .header("host", "localhost")
@@ -452,5 +458,10 @@ async fn serves_https_with_the_given_certificate() {
     assert_eq!(resp.status(), 200);
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     let headers: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert!(headers["spin-full-url"].as_str().unwrap().starts_with("https://"));
+    assert!(
+        headers["spin-full-url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
 }

@@ -80,10 +80,7 @@ impl Kv for WasiKv {
         // The host answers key by key; match by key so order never matters.
         let mut map: std::collections::HashMap<String, Option<Vec<u8>>> =
             found.into_iter().collect();
-        Ok(keys
-            .iter()
-            .map(|k| map.remove(*k).flatten())
-            .collect())
+        Ok(keys.iter().map(|k| map.remove(*k).flatten()).collect())
     }
 
     fn set_many(&self, entries: &[(&str, &[u8])]) -> Result<()> {

@@ -1070,7 +1070,13 @@ impl Parser<'_> {
             // `now + 2 days` is an expression anchor, not the word `now` followed by junk.
             let postfix_follows = matches!(
                 self.peek_at(1),
-                Tok::Dot | Tok::LBracket | Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash | Tok::Percent
+                Tok::Dot
+                    | Tok::LBracket
+                    | Tok::Plus
+                    | Tok::Minus
+                    | Tok::Star
+                    | Tok::Slash
+                    | Tok::Percent
             );
             if let Some(a) = simple(&w).filter(|_| !postfix_follows) {
                 self.bump();

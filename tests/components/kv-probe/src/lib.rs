@@ -76,7 +76,9 @@ mod component {
                 }
                 (Method::Get, "exists") => reply(200, kv.exists(key)?.to_string()),
                 (Method::Post, "incr") => {
-                    let by = query_param(req.query(), "by").and_then(|b| b.parse().ok()).unwrap_or(1);
+                    let by = query_param(req.query(), "by")
+                        .and_then(|b| b.parse().ok())
+                        .unwrap_or(1);
                     reply(200, kv.increment(key, by)?.to_string())
                 }
                 (Method::Post, "update") => {
@@ -104,7 +106,14 @@ mod component {
                     let (cas, _) = kv.cas_read(key)?;
                     kv.set(key, b"intervening")?;
                     let swapped = kv.cas_write(cas, b"stale")?;
-                    reply(200, if swapped { "swapped" } else { "conflict-detected" })
+                    reply(
+                        200,
+                        if swapped {
+                            "swapped"
+                        } else {
+                            "conflict-detected"
+                        },
+                    )
                 }
                 (Method::Post, "batch") => {
                     let body: serde_json::Value = serde_json::from_slice(req.body())

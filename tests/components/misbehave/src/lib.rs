@@ -46,7 +46,11 @@ mod component {
                 Response::new(200, serde_json::Value::Object(map).to_string())
             }
             "/misbehave/outbound" => {
-                let url = req.query().strip_prefix("url=").unwrap_or("http://127.0.0.1:9/").to_owned();
+                let url = req
+                    .query()
+                    .strip_prefix("url=")
+                    .unwrap_or("http://127.0.0.1:9/")
+                    .to_owned();
                 let out = Request::builder().method(Method::Get).uri(url).build();
                 match spin_sdk::http::send::<_, Response>(out).await {
                     Ok(r) => Response::new(200, format!("upstream status {}", r.status())),
