@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, ResourceTable};
@@ -315,14 +315,9 @@ impl App {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > cap as u64) {
-            return done(too_large(cap, request_id), None);
-        }
-        let body = match Limited::new(body, cap).collect().await {
-            Ok(c) => c.to_bytes(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                return done(too_large(cap, request_id), None);
-            }
+        let body = match read_body(body, cap, declared).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return done(too_large(cap, request_id), None),
             Err(e) => {
                 return done(
                     problem(
@@ -600,11 +595,51 @@ pub fn problem(status: StatusCode, detail: &str, request_id: &str) -> Response<H
 }
 
 fn too_large(cap: usize, request_id: &str) -> Response<HyperOutgoingBody> {
-    problem(
+    let mut resp = problem(
         StatusCode::PAYLOAD_TOO_LARGE,
         &format!("The request body is larger than the {cap}-byte limit."),
         request_id,
-    )
+    );
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// How much of an oversized body is read and discarded before answering 413, and for how long:
+/// a client still sending when the answer comes would otherwise see a reset, not the 413.
+const DRAIN_BYTES: u64 = 16 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Reads the whole body if it fits in `cap` (`Ok(None)` when it does not: the rest is drained,
+/// within bounds, so the client can read the answer).
+async fn read_body<B>(body: B, cap: usize, declared: Option<u64>) -> Result<Option<Bytes>, String>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut body = std::pin::pin!(body);
+    let mut over = declared.is_some_and(|n| n > cap as u64);
+    let mut buf: Vec<u8> = Vec::with_capacity(declared.map_or(0, |n| n.min(cap as u64) as usize));
+    let mut seen: u64 = 0;
+    let started = Instant::now();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.into().to_string())?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len() as u64;
+        if seen > cap as u64 {
+            over = true;
+        }
+        if over {
+            if seen > cap as u64 + DRAIN_BYTES || started.elapsed() > DRAIN_TIME {
+                break;
+            }
+        } else {
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok((!over).then(|| Bytes::from(buf)))
 }
 
 fn rand_u32() -> u32 {

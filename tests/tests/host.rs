@@ -207,6 +207,12 @@ async fn request_bodies_are_capped() {
     let r = c.post("/misbehave/echo", vec![b'x'; 64 * 1024 + 1]).await;
     assert_eq!(r.status, 413);
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    // A client still sending a much larger body reads the 413 rather than a reset connection.
+    for _ in 0..5 {
+        let r = c.post("/misbehave/echo", vec![b'x'; 8 << 20]).await;
+        assert_eq!(r.status, 413);
+        assert_eq!(r.header("connection"), Some("close"));
+    }
 
     // A chunked body with no length is cut off at the cap too.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

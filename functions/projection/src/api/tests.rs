@@ -257,13 +257,18 @@ fn activities_are_validated() {
         r#""allocation":50,"offers":[{"id":"hero-b""#,
         r#""allocation":70,"offers":[{"id":"hero-b""#,
     );
-    let segment = r#"{"type":"segment","id":"cart-abandoner","expression":"whatever PQL","timestamp":"2026-12-01T09:00:00Z"}"#;
-    let body = format!("{good}\n{bad}\n{segment}\n");
+    // Segments compile at publish: PQL that does not parse is rejected with its position.
+    let bad_segment = r#"{"type":"segment","id":"cart-abandoner","expression":"whatever PQL","timestamp":"2026-12-01T09:00:00Z"}"#;
+    let segment = r#"{"type":"segment","id":"gold","expression":"loyalty.tier = \"gold\"","timestamp":"2026-12-01T09:00:00Z"}"#;
+    let body = format!("{good}\n{bad}\n{bad_segment}\n{segment}\n");
     let report = json(&run(&kv, &req("POST", "/v1/projection", body.as_bytes())));
     assert_eq!(report["accepted"], 2, "{report}");
     assert_eq!(report["rejected"][0]["line"], 2);
     let error = report["rejected"][0]["error"].as_str().unwrap();
     assert!(error.contains("invalid activity"), "{error}");
+    assert_eq!(report["rejected"][1]["line"], 3);
+    let error = report["rejected"][1]["error"].as_str().unwrap();
+    assert!(error.contains("line 1, column 10"), "{error}");
 }
 
 #[test]
