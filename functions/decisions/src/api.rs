@@ -26,7 +26,6 @@ use vantage_model::catalog::ActivityCatalog;
 use vantage_model::time::format_rfc3339;
 use vantage_model::{Graph, Identity, Policy, Profile, ProfileId};
 
-use crate::auth;
 use crate::conditions::{Conditions, Inputs};
 use crate::input::{self, DecisionsBody, ExplainBody, InputError, MintBody};
 use crate::preview_token::{self, Claims, TokenError};
@@ -276,10 +275,10 @@ where
         Secret::Api => tokens.api,
         Secret::Admin => tokens.admin,
     };
-    auth::authorize(expected, req.authorization).map_err(|e| match e {
-        auth::Refusal::NotConfigured => ApiError::NotConfigured(secret),
-        auth::Refusal::Missing => ApiError::Unauthenticated(secret),
-        auth::Refusal::Wrong => ApiError::Forbidden,
+    vantage_auth::authorize(expected, req.authorization).map_err(|e| match e {
+        vantage_auth::Refusal::NotConfigured => ApiError::NotConfigured(secret),
+        vantage_auth::Refusal::Missing => ApiError::Unauthenticated(secret),
+        vantage_auth::Refusal::Wrong => ApiError::Forbidden,
     })?;
     let policy = Policy::default();
     match route {

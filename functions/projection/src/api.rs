@@ -309,38 +309,11 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
 /// Checks the bearer token against `admin_token`. An empty or unset token closes the admin
 /// routes (503) instead of opening them.
 pub fn authorize(admin_token: Option<&str>, authorization: Option<&str>) -> Result<(), ApiError> {
-    let expected = admin_token
-        .filter(|t| !t.trim().is_empty())
-        .ok_or(ApiError::NotConfigured)?;
-    let given = authorization
-        .and_then(bearer)
-        .ok_or(ApiError::Unauthenticated)?;
-    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden)
-    }
-}
-
-/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
-fn bearer(header: &str) -> Option<&str> {
-    let (scheme, token) = header.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-/// Compares a given token with the expected one in time that depends only on the given
-/// token's length, so response timing does not reveal how much of a guess was right.
-fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    let mut diff = u8::from(given.len() != expected.len());
-    if expected.is_empty() {
-        return false;
-    }
-    for (i, g) in given.iter().enumerate() {
-        let e = expected.get(i % expected.len()).copied().unwrap_or(0);
-        diff |= g ^ e;
-    }
-    std::hint::black_box(diff) == 0
+    vantage_auth::authorize(admin_token, authorization).map_err(|refusal| match refusal {
+        vantage_auth::Refusal::NotConfigured => ApiError::NotConfigured,
+        vantage_auth::Refusal::Missing => ApiError::Unauthenticated,
+        vantage_auth::Refusal::Wrong => ApiError::Forbidden,
+    })
 }
 
 /// Accepts NDJSON, JSON (an array) and no content type at all (curl's `--data-binary` sends

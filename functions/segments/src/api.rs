@@ -343,35 +343,11 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
 /// Checks the bearer token against `api_token`. An empty or unset token closes the protected
 /// routes (503) instead of opening them.
 pub fn authorize(api_token: Option<&str>, authorization: Option<&str>) -> Result<(), ApiError> {
-    let expected = api_token
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(ApiError::NotConfigured)?;
-    let given = authorization
-        .and_then(|h| {
-            let (scheme, token) = h.trim().split_once(' ')?;
-            let token = token.trim();
-            (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-        })
-        .ok_or(ApiError::Unauthenticated)?;
-    if tokens_match(given.as_bytes(), expected.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden)
-    }
-}
-
-/// Constant-time token comparison: every byte of the given token is compared (against the
-/// expected one, cycled), so the time taken depends on the given length only.
-fn tokens_match(given: &[u8], expected: &[u8]) -> bool {
-    if expected.is_empty() {
-        return false;
-    }
-    let mut acc = u8::from(given.len() != expected.len());
-    for (i, g) in given.iter().enumerate() {
-        acc |= g ^ expected[i % expected.len()];
-    }
-    std::hint::black_box(acc) == 0
+    vantage_auth::authorize(api_token, authorization).map_err(|refusal| match refusal {
+        vantage_auth::Refusal::NotConfigured => ApiError::NotConfigured,
+        vantage_auth::Refusal::Missing => ApiError::Unauthenticated,
+        vantage_auth::Refusal::Wrong => ApiError::Forbidden,
+    })
 }
 
 /// Decodes `%XX` escapes of one path segment.

@@ -137,10 +137,6 @@ fn auth_is_closed_by_default() {
     }
     assert!(authorize(Some(TOKEN), Some(AUTH)).is_ok());
     assert!(authorize(Some(TOKEN), Some("bearer  s3cret-admin ")).is_ok());
-    assert!(constant_time_eq(b"abc", b"abc"));
-    assert!(!constant_time_eq(b"abcabc", b"abc"));
-    assert!(!constant_time_eq(b"", b"abc"));
-    assert!(!constant_time_eq(b"", b""));
 }
 
 #[test]

@@ -119,10 +119,6 @@ fn auth_cases() {
         let r = handle(&req, token, || Ok::<_, vantage_kv::Error>(&kv), NOW);
         assert_eq!(r.status, 503);
     }
-    assert!(tokens_match(b"abc", b"abc"));
-    assert!(!tokens_match(b"abcd", b"abc"));
-    assert!(!tokens_match(b"ab", b"abc"));
-    assert!(!tokens_match(b"abc", b""));
 }
 
 #[test]

@@ -51,6 +51,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn comparison() {
+        assert!(tokens_match(b"abc", b"abc"));
+        assert!(!tokens_match(b"abcabc", b"abc"));
+        assert!(!tokens_match(b"ab", b"abc"));
+        assert!(!tokens_match(b"", b"abc"));
+        assert!(!tokens_match(b"", b""));
+        assert!(!tokens_match(b"abc", b""));
+        assert!(!tokens_match(b"abcd", b"abc"));
+    }
+
+    #[test]
     fn outcomes() {
         assert_eq!(
             authorize(None, Some("Bearer x")),
