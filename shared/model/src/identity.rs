@@ -145,6 +145,61 @@ fn normalise_id(namespace: &str, id: &str) -> Result<String, IdentityError> {
     Ok(id)
 }
 
+/// Most identities read from one XDM identity map.
+pub const MAX_MAP_IDENTITIES: usize = 32;
+
+/// Why an XDM identity map could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityMapError {
+    /// The map names no identity at all.
+    #[error("no identity")]
+    Empty,
+    /// The map is not `{namespace: [{id, primary?}, …]}`, or an id breaks its namespace's rules.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The identities of an XDM identity map (`{namespace: [{"id": …, "primary": true?}, …]}`),
+/// primary first, then in map order; ids validated and normalised by [`Identity::new`].
+pub fn from_identity_map(map: &serde_json::Value) -> Result<Vec<Identity>, IdentityMapError> {
+    use serde_json::Value;
+    let bad = IdentityMapError::Invalid;
+    let Value::Object(namespaces) = map else {
+        return Err(bad("expected an object of namespace → [{\"id\": …}]".into()));
+    };
+    let mut primary = Vec::new();
+    let mut rest = Vec::new();
+    for (namespace, items) in namespaces {
+        let Value::Array(items) = items else {
+            return Err(bad(format!("{namespace}: expected an array")));
+        };
+        for item in items {
+            let id = item
+                .get("id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad(format!("{namespace}: every item needs a string \"id\"")))?;
+            let identity =
+                Identity::new(namespace, id).map_err(|e| bad(format!("{namespace}: {e}")))?;
+            if item.get("primary").and_then(Value::as_bool) == Some(true) {
+                primary.push(identity);
+            } else {
+                rest.push(identity);
+            }
+        }
+    }
+    primary.extend(rest);
+    if primary.is_empty() {
+        return Err(IdentityMapError::Empty);
+    }
+    if primary.len() > MAX_MAP_IDENTITIES {
+        return Err(bad(format!(
+            "{} identities, over the limit of {MAX_MAP_IDENTITIES}",
+            primary.len()
+        )));
+    }
+    Ok(primary)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +259,33 @@ mod tests {
             Err(IdentityError::Format { .. })
         ));
         assert!(Identity::new("ECID", &"1".repeat(38)).is_ok());
+    }
+
+    #[test]
+    fn identity_maps() {
+        use serde_json::json;
+        let ids = from_identity_map(&json!({
+            "CRMID": [{"id": "c-1"}],
+            "ECID": [{"id": "1".repeat(38), "primary": true}]
+        }))
+        .unwrap();
+        assert_eq!(ids[0].namespace(), "ECID");
+        assert_eq!(ids[1].id(), "c-1");
+        assert_eq!(from_identity_map(&json!({})), Err(IdentityMapError::Empty));
+        assert!(matches!(
+            from_identity_map(&json!({"ECID": "x"})),
+            Err(IdentityMapError::Invalid(_))
+        ));
+        assert!(matches!(
+            from_identity_map(&json!(null)),
+            Err(IdentityMapError::Invalid(_))
+        ));
+        let many: Vec<_> = (0..=MAX_MAP_IDENTITIES)
+            .map(|i| json!({"id": format!("c-{i}")}))
+            .collect();
+        assert!(matches!(
+            from_identity_map(&json!({"CRMID": many})),
+            Err(IdentityMapError::Invalid(_))
+        ));
     }
 }

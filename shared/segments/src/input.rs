@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 use vantage_model::Identity;
+use vantage_model::identity::IdentityMapError;
 use vantage_model::time::parse_rfc3339;
 use vantage_pql::Event;
 
@@ -21,46 +22,15 @@ pub enum InputError {
 }
 
 /// Most identities read from one identity map.
-pub const MAX_IDENTITIES: usize = 32;
+pub const MAX_IDENTITIES: usize = vantage_model::identity::MAX_MAP_IDENTITIES;
 
 /// The identities of an XDM identity map, primary first, then in map order. Ids are validated
 /// and normalised by the model's rules.
 pub fn identities(map: &Value) -> Result<Vec<Identity>, InputError> {
-    let bad = |m: String| InputError::IdentityMap(m);
-    let Value::Object(namespaces) = map else {
-        return Err(bad("expected an object of namespace → [{\"id\": …}]".into()));
-    };
-    let mut primary = Vec::new();
-    let mut rest = Vec::new();
-    for (namespace, items) in namespaces {
-        let Value::Array(items) = items else {
-            return Err(bad(format!("{namespace}: expected an array")));
-        };
-        for item in items {
-            let id = item
-                .get("id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| bad(format!("{namespace}: every item needs a string \"id\"")))?;
-            let identity =
-                Identity::new(namespace, id).map_err(|e| bad(format!("{namespace}: {e}")))?;
-            if item.get("primary").and_then(Value::as_bool) == Some(true) {
-                primary.push(identity);
-            } else {
-                rest.push(identity);
-            }
-        }
-    }
-    primary.extend(rest);
-    if primary.is_empty() {
-        return Err(InputError::NoIdentity);
-    }
-    if primary.len() > MAX_IDENTITIES {
-        return Err(bad(format!(
-            "{} identities, over the limit of {MAX_IDENTITIES}",
-            primary.len()
-        )));
-    }
-    Ok(primary)
+    vantage_model::identity::from_identity_map(map).map_err(|e| match e {
+        IdentityMapError::Empty => InputError::NoIdentity,
+        IdentityMapError::Invalid(m) => InputError::IdentityMap(m),
+    })
 }
 
 /// The event being collected, as the engine reads it, plus its id (a stored event with the
