@@ -193,11 +193,50 @@ pub fn apply_run<K: Kv + ?Sized>(
             }
         }
     }
-    results
+    let results: Vec<_> = results
         .into_iter()
         .zip(run)
         .map(|(r, p)| r.unwrap_or_else(|| apply::apply(kv, &p.record, p.text, options, now)))
-        .collect()
+        .collect();
+    redo_racing_deletes(kv, run, &of_record, &who, options, now);
+    results
+}
+
+/// A delete ingested concurrently may have written its tombstone after this run read it and
+/// removed the profile before this run wrote it back. Re-reading the tombstones after writing
+/// closes that window: a tombstone seen now is applied again (deletes are idempotent); one
+/// written after this read is followed by its own removal, which sees what this run wrote.
+fn redo_racing_deletes<K: Kv + ?Sized>(
+    kv: &K,
+    run: &[Pending<'_>],
+    of_record: &[usize],
+    who: &[Who<'_>],
+    options: &Options<'_>,
+    now: i64,
+) {
+    let mut newest: Vec<Option<i64>> = vec![None; who.len()];
+    for (p, &w) in run.iter().zip(of_record) {
+        if let (Some(slot), Some((_, ts))) = (newest.get_mut(w), apply::profile_target(&p.record)) {
+            *slot = Some(slot.map_or(ts, |t: i64| t.max(ts)));
+        }
+    }
+    let names: Vec<String> = who.iter().map(|w| keys::tombstone(w.identity)).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let Ok(tombs) = kv.get_many(&refs) else {
+        return;
+    };
+    let graph = vantage_model::Graph::new(kv, &options.policy);
+    for ((w, tomb), ts) in who.iter().zip(tombs).zip(newest) {
+        let Some(Ok(t)) = tomb.as_deref().map(codec::decode::<Tombstone>) else {
+            continue;
+        };
+        if t.expires_at > now
+            && ts.is_some_and(|ts| t.deleted_at >= ts)
+            && w.deleted_at != Some(t.deleted_at)
+        {
+            let _ = graph.delete(w.identity, t.deleted_at, now);
+        }
+    }
 }
 
 /// Step 1: one `get_many` for every identity's tombstone and record, turned into plans. Any
