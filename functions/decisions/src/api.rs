@@ -26,7 +26,7 @@ use vantage_model::catalog::ActivityCatalog;
 use vantage_model::time::format_rfc3339;
 use vantage_model::{Graph, Identity, Policy, Profile, ProfileId};
 
-use crate::conditions::{Conditions, Inputs};
+use vantage_personalize::{Conditions, Inputs};
 use crate::input::{self, DecisionsBody, ExplainBody, InputError, MintBody};
 use crate::preview_token::{self, Claims, TokenError};
 

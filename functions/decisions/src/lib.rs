@@ -5,7 +5,6 @@
 //! request, reads the tokens, opens the store and writes the reply.
 
 pub mod api;
-pub mod conditions;
 pub mod input;
 pub mod preview_token;
 
