@@ -1,0 +1,1 @@
+//! Tests of the collect component's request logic over an in-memory store.
