@@ -39,8 +39,11 @@ pub enum BenchCommand {
         #[arg(long, default_value = "GET")]
         method: String,
         /// Send this file as every request's body (empty otherwise).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "bodies")]
         body_file: Option<PathBuf>,
+        /// One body per line of this file; requests take the lines in turn (many visitors).
+        #[arg(long)]
+        bodies: Option<PathBuf>,
         /// A request header, `name: value` (repeatable).
         #[arg(long = "header")]
         headers: Vec<String>,
@@ -108,6 +111,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             threads,
             method,
             body_file,
+            bodies,
             headers,
         } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -115,11 +119,22 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             let method: http::Method = method.parse().context("parsing --method")?;
-            let body = match body_file {
-                Some(f) => {
-                    Bytes::from(std::fs::read(&f).with_context(|| format!("reading {f:?}"))?)
+            let bodies: Vec<Bytes> = match (body_file, bodies) {
+                (Some(f), _) => {
+                    vec![Bytes::from(std::fs::read(&f).with_context(|| format!("reading {f:?}"))?)]
                 }
-                None => Bytes::new(),
+                (None, Some(f)) => {
+                    let text =
+                        std::fs::read_to_string(&f).with_context(|| format!("reading {f:?}"))?;
+                    let lines: Vec<Bytes> = text
+                        .lines()
+                        .filter(|l| !l.trim().is_empty())
+                        .map(|l| Bytes::from(l.to_owned()))
+                        .collect();
+                    anyhow::ensure!(!lines.is_empty(), "{f:?} holds no body");
+                    lines
+                }
+                (None, None) => vec![Bytes::new()],
             };
             let headers = headers
                 .iter()
@@ -133,7 +148,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let s = rt.block_on(load(
                 &url,
-                (method, body, headers),
+                (method, bodies, headers),
                 connections,
                 Duration::from_secs(warmup_secs),
                 Duration::from_secs(duration_secs),
@@ -169,9 +184,9 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
 
 async fn load(
     url: &str,
-    (method, body, headers): (
+    (method, bodies, headers): (
         http::Method,
-        Bytes,
+        Vec<Bytes>,
         Vec<(http::HeaderName, http::HeaderValue)>,
     ),
     connections: usize,
@@ -184,13 +199,15 @@ async fn load(
     let addr = authority.clone();
     let measure_from = Instant::now() + warmup;
     let stop_at = measure_from + duration;
+    let bodies = std::sync::Arc::new(bodies);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..connections {
         let uri = uri.clone();
         let authority = authority.clone();
         let addr = addr.clone();
         let method = method.clone();
-        let (body, headers) = (body.clone(), headers.clone());
+        let (bodies, next, headers) = (bodies.clone(), next.clone(), headers.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat: Vec<u32> = Vec::with_capacity(1 << 16);
             let mut errors = 0usize;
@@ -211,7 +228,9 @@ async fn load(
                 for (name, value) in &headers {
                     req = req.header(name, value);
                 }
-                let req = req.body(Full::new(body.clone()))?;
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let body = bodies[i % bodies.len()].clone();
+                let req = req.body(Full::new(body))?;
                 let ok = match sender.send_request(req).await {
                     Ok(resp) => {
                         let success = resp.status().is_success();
