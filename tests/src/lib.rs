@@ -53,6 +53,7 @@ pub struct Setup {
     pub engine: EngineOptions,
     state_dir: Option<PathBuf>,
     tls: Option<(PathBuf, PathBuf)>,
+    listen: Option<String>,
 }
 
 impl Setup {
@@ -78,7 +79,15 @@ impl Setup {
             },
             state_dir: None,
             tls: None,
+            listen: None,
         }
+    }
+
+    /// Listens on this address instead of a free loopback port (`127.0.0.1:0`), e.g.
+    /// `127.0.0.1:443` for a browser SDK that only speaks to port 443.
+    pub fn listen(mut self, addr: &str) -> Self {
+        self.listen = Some(addr.to_owned());
+        self
     }
 
     /// Serves HTTPS with this PEM certificate chain and key.
@@ -108,7 +117,7 @@ impl Setup {
         self
     }
 
-    /// Starts the host on a loopback port; fails as `vantage up` would.
+    /// Starts the host on a loopback port (or the `listen` address); fails as `vantage up` would.
     pub fn start(self) -> anyhow::Result<TestApp> {
         let dir = TempDir::new("app");
         let manifest = dir.path().join("spin.toml");
@@ -138,6 +147,10 @@ impl Setup {
             None => None,
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let listen = self
+            .listen
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1:0".to_owned());
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || -> anyhow::Result<()> {
@@ -153,7 +166,13 @@ impl Setup {
                         return Ok(());
                     }
                 };
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                let listener = match tokio::net::TcpListener::bind(&listen).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(anyhow::anyhow!("binding {listen}: {e}")));
+                        return Ok(());
+                    }
+                };
                 let _ = ready_tx.send(Ok(listener.local_addr()?));
                 vantage::server::serve(
                     app,
@@ -344,4 +363,21 @@ pub fn unique(tag: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Serializes the tests that serve on port 443 (the Adobe Web SDK only calls https on port
+/// 443: `tests/tests/browser.rs`, `tests/tests/demo.rs`), across test binaries and concurrent
+/// `cargo test` runs on one machine, with an advisory lock on a file in the temp directory.
+/// Hold the returned file while the port is in use; the lock goes with it (or with the process).
+pub fn port_443_lock() -> std::fs::File {
+    let path = std::env::temp_dir().join("vantage-port-443.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
+    file
 }
