@@ -9,7 +9,8 @@
 #
 # Builds what it needs (release): the vantage binary, the components (wasm-tests layout of the
 # test crate), the native bench.
-# Usage: tests/bench/collect.sh [profiles] [seconds]    (CONNECTIONS to tune, default 16)
+# Usage: tests/bench/collect.sh [profiles] [seconds]    (CONNECTIONS to tune, default 16;
+# SKIP_BUILD=1 uses what is built; DATA=dir keeps and reuses the native run and its data)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 profiles="${1:-1000000}"
@@ -22,18 +23,26 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-echo "building…" >&2
-cargo build --release -p vantage >&2
-for c in projection collect; do
-  cargo build --target wasm32-wasip2 --profile component -p "$c" >&2
-done
+if [ -z "${SKIP_BUILD:-}" ]; then
+  echo "building…" >&2
+  cargo build --release -p vantage >&2
+  for c in projection collect; do
+    cargo build --target wasm32-wasip2 --profile component -p "$c" >&2
+  done
+fi
 bin="$target/release/vantage"
 wasm_dir="$(cd "$target/wasm32-wasip2/component" && pwd)"
 
-echo "native pipeline (cargo bench -p collect --bench interact)…" >&2
-COLLECT_BENCH_DUMP="$tmp/data" cargo bench -p collect --bench interact -- \
-  --warm-up-time 1 --measurement-time 5 2>/dev/null | tee "$tmp/native.out" >&2
-native_line=$(grep '^interact native:' "$tmp/native.out")
+# DATA=dir keeps the native run's output and data there and reuses them when present.
+data="${DATA:-$tmp/data}"
+if [ ! -f "$data/native.out" ]; then
+  echo "native pipeline (cargo bench -p collect --bench interact)…" >&2
+  mkdir -p "$data"
+  COLLECT_BENCH_DUMP="$data" cargo bench -p collect --bench interact -- \
+    --warm-up-time 1 --measurement-time 5 2>/dev/null | tee "$data/native.out.tmp" >&2
+  mv "$data/native.out.tmp" "$data/native.out"
+fi
+native_line=$(grep '^interact native:' "$data/native.out")
 
 cat > "$tmp/spin.toml" <<TOML
 spin_manifest_version = 2
@@ -79,11 +88,11 @@ done
 echo "projecting $profiles generated records, then the benchmark's catalog and visitors…" >&2
 "$bin" push --generate "$profiles" --out "$tmp/profiles.ndjson" >&2
 "$bin" push "$tmp/profiles.ndjson" --to "http://127.0.0.1:$port" --token "$token" >&2
-"$bin" push "$tmp/data/records.ndjson" --to "http://127.0.0.1:$port" --token "$token" >&2
+"$bin" push "$data/records.ndjson" --to "http://127.0.0.1:$port" --token "$token" >&2
 
 load() {
-  "$bin" bench load --url "http://127.0.0.1:$port/ee/v1/interact?configId=bench" \
-    --method POST --bodies "$tmp/data/bodies.ndjson" \
+  "$bin" bench load "http://127.0.0.1:$port/ee/v1/interact?configId=bench" \
+    --method POST --bodies "$data/bodies.ndjson" \
     --header 'content-type: text/plain; charset=UTF-8' --header 'origin: https://shop.example' \
     --header 'user-agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36' \
     --connections "$connections" --threads 1 "$@"

@@ -10,6 +10,11 @@ pub mod outbox;
 pub mod pipeline;
 pub mod visitor;
 
+/// One instance serves one request: allocation is a pointer bump (see `vantage-alloc`).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: vantage_alloc::OneRequest = vantage_alloc::OneRequest::new(32 << 20);
+
 #[cfg(target_arch = "wasm32")]
 mod component {
     use spin_sdk::http::{IntoResponse, Request, Response};
