@@ -422,7 +422,10 @@ async fn a_segment_realized_by_this_event_changes_this_decision() {
         .send("GET", &format!("/v1/profiles/ECID/{ecid}"), &[ADMIN], "")
         .await
         .json();
-    assert_eq!(p["segmentMembership"]["shoe-viewer"]["status"], "realized", "{p}");
+    assert_eq!(
+        p["segmentMembership"]["shoe-viewer"]["status"], "realized",
+        "{p}"
+    );
     assert_eq!(p["affinity"][0]["category"], "shoes", "{p}");
 }
 
@@ -829,4 +832,37 @@ async fn bad_requests_get_problems() {
     assert_eq!(p["report"]["path"], "consent[0].value.general");
     // Nothing above reached the outbox.
     assert!(outbox(&c, 0).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_known_identity_used_on_more_devices_than_the_graph_holds_keeps_working() {
+    let host = start();
+    let c = host.client();
+    let mut login = page_view("https://shop.localhost/account");
+    login["xdm"]["identityMap"] =
+        json!({"CRMID": [{"id": "shared-1", "authenticatedState": "authenticated"}]});
+    // Each request without a cookie is a new device (a new ECID) of the same customer.
+    let mut warned = 0;
+    for i in 0..70 {
+        login["xdm"]["_id"] = json!(format!("login-{i}"));
+        let r = post(
+            &c,
+            INTERACT,
+            &request(std::slice::from_ref(&login), None),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let r = r.json();
+        if let Some(w) = r["warnings"].as_array() {
+            assert_eq!(w[0]["type"], "urn:vantage:errors:VNTG-0103-200", "{r}");
+            warned += 1;
+        }
+    }
+    assert!(warned > 0, "the identity limit was never reached");
+    let p = c
+        .send("GET", "/v1/profiles/CRMID/shared-1", &[ADMIN], "")
+        .await
+        .json();
+    assert_eq!(p["counters"]["web.webpagedetails.pageViews"], 70, "{p}");
 }

@@ -284,14 +284,17 @@ fn acquire(
 
 /// Links the visitor's ECID with the known identities it names, unless they already share a
 /// profile: the anonymous history joins the known profile, and a profile the hub projected
-/// for a known identity applies from this request on (first-login personalization).
+/// for a known identity applies from this request on (first-login personalization). Returns
+/// the identity whose profile the request reads and writes, and a warning when the known
+/// profile's identity graph is full: then this ECID stays unlinked and the request uses the
+/// known profile as it is (a shared account used on many devices must not stop working).
 fn stitch<K: Kv + ?Sized>(
     graph: &Graph<'_, K>,
     visitor: &Visitor,
     now_ms: i64,
-) -> Result<(), EdgeError> {
+) -> Result<(Identity, Option<String>), EdgeError> {
     if visitor.known.is_empty() {
-        return Ok(());
+        return Ok((visitor.ecid_identity.clone(), None));
     }
     let ecid_profile = graph
         .identity_record(&visitor.ecid_identity)?
@@ -304,10 +307,20 @@ fn stitch<K: Kv + ?Sized>(
             break;
         }
     }
-    if !linked {
-        graph.link(&visitor.identities(), now_ms, now_ms)?;
+    if linked {
+        return Ok((visitor.ecid_identity.clone(), None));
     }
-    Ok(())
+    match graph.link(&visitor.identities(), now_ms, now_ms) {
+        Ok(_) => Ok((visitor.ecid_identity.clone(), None)),
+        Err(vantage_model::Error::TooManyIdentities { limit, .. }) => {
+            let primary = visitor.known[0].clone();
+            let warning = format!(
+                "the profile of {primary} already holds {limit} identities: this ECID was not linked to it"
+            );
+            Ok((primary, Some(warning)))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The environment of an event: page and referrer from its XDM, device from the
@@ -322,7 +335,7 @@ fn environment(xdm: &Value, user_agent: &str, now_ms: i64) -> (Environment, i32)
     let offset = xdm
         .pointer("/placeContext/localTimezoneOffset")
         .and_then(Value::as_i64)
-        .filter(|m| m.abs() <= 18 * 60)
+        .filter(|m| (-18 * 60..=18 * 60).contains(m))
         .map_or(0, |m| -(m as i32));
     let env = Environment::new(
         text("/web/webPageDetails/URL"),
@@ -480,7 +493,12 @@ fn interact<K: Kv + ?Sized>(
 
     let policy = Policy::default();
     let graph = Graph::new(kv, &policy);
-    stitch(&graph, &visitor, ctx.now_ms)?;
+    let (through, stitch_warning) = stitch(&graph, &visitor, ctx.now_ms)?;
+    if let Some(w) = stitch_warning {
+        response
+            .warnings
+            .push(Problem::warning(ErrorCode::IdentityNotLinked, &w, 200));
+    }
     let activities = if scopes.is_empty() && incoming.iter().all(|e| e.current.is_some()) {
         // Nothing to decide and no notification: conversions still need the activities of
         // the profile's sticky assignments, read below only if it has any.
@@ -499,7 +517,7 @@ fn interact<K: Kv + ?Sized>(
     let mut produced = None;
     let mut refused_by_profile = false;
     let mut failure: Option<vantage_segments::Error> = None;
-    graph.update(&visitor.ecid_identity, ctx.now_ms, ctx.now_ms, |profile| {
+    graph.update(&through, ctx.now_ms, ctx.now_ms, |profile| {
         if !consent::allows(&profile.consent, "collect") {
             refused_by_profile = true;
             return Ok(false);
@@ -591,11 +609,11 @@ fn set_consent<K: Kv + ?Sized>(
     let personalize = request.personalize();
     let policy = Policy::default();
     let graph = Graph::new(kv, &policy);
-    stitch(&graph, &visitor, ctx.now_ms)?;
+    let (through, stitch_warning) = stitch(&graph, &visitor, ctx.now_ms)?;
     let choice = |yes: bool| if yes { Choice::Yes } else { Choice::No };
     let collect = choice(general == General::In);
     let personalize = choice(personalize);
-    graph.update(&visitor.ecid_identity, ctx.now_ms, ctx.now_ms, |profile| {
+    graph.update(&through, ctx.now_ms, ctx.now_ms, |profile| {
         let at = |choice| Entry {
             ts: ctx.now_ms,
             choice,
@@ -636,6 +654,11 @@ fn set_consent<K: Kv + ?Sized>(
         "forms": forms,
     }))?;
     let mut response = Response::new(ctx.request_id.to_owned());
+    if let Some(w) = stitch_warning {
+        response
+            .warnings
+            .push(Problem::warning(ErrorCode::IdentityNotLinked, &w, 200));
+    }
     let queued = outbox::enqueue(kv, &[record], ctx.config.outbox_max, ctx.clock)?;
     if queued.dropped > 0 {
         response.warnings.push(Problem::warning(

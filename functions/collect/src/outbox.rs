@@ -183,16 +183,17 @@ pub fn read<K: Kv + ?Sized>(
     now_ms: i64,
 ) -> Result<Batch, vantage_kv::Error> {
     let stats = stats(kv, max)?;
-    let start = after.max(stats.acked) + 1;
+    let from = after.max(stats.acked);
     let mut batch = Batch {
         entries: Vec::new(),
-        next_after: start - 1,
+        next_after: from,
         stats,
         waiting: false,
     };
-    if start > stats.head || limit == 0 {
+    if from >= stats.head || limit == 0 {
         return Ok(batch);
     }
+    let start = from + 1;
     let end = stats.head.min(start + limit.min(MAX_READ) - 1);
     let keys: Vec<String> = (start..=end).map(entry_key).collect();
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -390,6 +391,10 @@ mod tests {
         let b = read(&kv, 1, 10, 100, 10_000 + ABANDON_AFTER_MS + 1).unwrap();
         assert_eq!(ns(&b), ["3:c0"]);
         assert!(!b.waiting);
+        // Past the head: nothing, whatever the number.
+        let b = read(&kv, u64::MAX, 10, 100, 0).unwrap();
+        assert!(b.entries.is_empty() && !b.waiting);
+        assert_eq!(b.next_after, u64::MAX);
         // A hole at the end always waits.
         kv.increment(HEAD, 1).unwrap();
         let b = read(&kv, 3, 10, 100, i64::MAX).unwrap();

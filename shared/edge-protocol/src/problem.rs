@@ -41,6 +41,8 @@ pub enum ErrorCode {
     NotQueued,
     /// `VNTG-0102-200` (warning): consent is out, so nothing was collected or personalized.
     ConsentOut,
+    /// `VNTG-0103-200` (warning): the visitor's ECID could not join a full identity graph.
+    IdentityNotLinked,
 }
 
 impl ErrorCode {
@@ -57,6 +59,7 @@ impl ErrorCode {
             Self::Internal => "VNTG-0005-500",
             Self::NotQueued => "VNTG-0101-200",
             Self::ConsentOut => "VNTG-0102-200",
+            Self::IdentityNotLinked => "VNTG-0103-200",
         }
     }
 
@@ -70,7 +73,7 @@ impl ErrorCode {
             Self::Validation => 422,
             Self::Internal => 500,
             Self::Upstream => 503,
-            Self::NotQueued | Self::ConsentOut => 200,
+            Self::NotQueued | Self::ConsentOut | Self::IdentityNotLinked => 200,
         }
     }
 
@@ -87,6 +90,7 @@ impl ErrorCode {
             Self::Internal => "Internal error",
             Self::NotQueued => "Events could not be queued for the hub",
             Self::ConsentOut => "The visitor has not consented",
+            Self::IdentityNotLinked => "The identity graph is full",
         }
     }
 
@@ -173,6 +177,7 @@ mod tests {
             ErrorCode::Internal,
             ErrorCode::NotQueued,
             ErrorCode::ConsentOut,
+            ErrorCode::IdentityNotLinked,
         ] {
             assert!(code.code().ends_with(&format!("-{}", code.status())));
         }

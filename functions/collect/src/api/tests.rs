@@ -232,7 +232,12 @@ fn failures_never_touch_the_store() {
     let c = config(&[]);
     for (method, target, body, status) in [
         ("POST", "/ee/v1/interact", page_view(), 400),
-        ("POST", "/ee/v1/interact?configId=d", "{oops".to_owned(), 400),
+        (
+            "POST",
+            "/ee/v1/interact?configId=d",
+            "{oops".to_owned(),
+            400,
+        ),
         (
             "POST",
             "/ee/v1/interact?configId=d",
@@ -277,3 +282,4 @@ fn failures_never_touch_the_store() {
     assert_eq!(r.status, 503);
     assert!(kv.keys_with_prefix("").unwrap().is_empty());
 }
+
