@@ -12,7 +12,9 @@ pub const MAX_SOURCE_LEN: usize = 64 * 1024;
 
 /// Deepest accepted nesting (parentheses, function arguments, operator chains, method chains).
 /// Evaluation, printing and analysis recurse along the same structure, so this also bounds
-/// their stack use.
+/// their stack use. The parentheses right after `not`, `!` or unary `-` (`not(x)`, `-(x)`)
+/// belong to the operator and count no level of their own, so the canonical text
+/// ([`crate::print`]) of an accepted definition is always accepted too.
 pub const MAX_DEPTH: usize = 64;
 
 /// Words that never start a profile path, so they cannot be variable or top-level field names.
@@ -82,6 +84,7 @@ pub fn parse(src: &str) -> Result<Expr, Errors> {
         toks,
         pos: 0,
         depth: 0,
+        operand_parens: false,
         scope: Vec::new(),
         elem_depth: 0,
     };
@@ -102,6 +105,10 @@ struct Parser<'s> {
     toks: Vec<Token>,
     pos: usize,
     depth: usize,
+    /// Set by `not`, `!` and unary `-` when a `(` follows: those parentheses belong to the
+    /// operator (`not(x)`, `-(x)`, the canonical form [`crate::print`] writes) and cost no
+    /// nesting level of their own, so printed text is never deeper than what was parsed.
+    operand_parens: bool,
     scope: Vec<String>,
     elem_depth: u8,
 }
@@ -252,6 +259,7 @@ impl Parser<'_> {
         if self.is_word("not") || matches!(self.peek(), Tok::Bang) {
             self.bump();
             self.enter()?;
+            self.operand_parens = matches!(self.peek(), Tok::LParen);
             let inner = self.not();
             self.leave(1);
             return Ok(Expr::Not(Box::new(inner?)));
@@ -362,6 +370,7 @@ impl Parser<'_> {
         if matches!(self.peek(), Tok::Minus) && !matches!(self.peek_at(1), Tok::Num { .. }) {
             self.bump();
             self.enter()?;
+            self.operand_parens = matches!(self.peek(), Tok::LParen);
             let inner = self.unary();
             self.leave(1);
             return Ok(Expr::Neg(Box::new(inner?)));
@@ -515,6 +524,8 @@ impl Parser<'_> {
 
     fn primary(&mut self) -> PResult<Expr> {
         let at = self.offset();
+        // Only the `(` right after the operator is its own (see `operand_parens`).
+        let operand_parens = std::mem::take(&mut self.operand_parens);
         match self.peek().clone() {
             Tok::Num { value, .. } => {
                 self.bump();
@@ -552,7 +563,11 @@ impl Parser<'_> {
                     return self.lambda();
                 }
                 self.bump();
-                let first = self.expr()?;
+                let first = if operand_parens {
+                    self.or()?
+                } else {
+                    self.expr()?
+                };
                 if matches!(self.peek(), Tok::Comma) {
                     self.bump();
                     let mut items = vec![first];
@@ -1139,6 +1154,7 @@ fn arity_message(name: &str, lo: usize, hi: usize, got: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::print;
 
     fn p(s: &str) -> Expr {
         match parse(s) {
@@ -1227,6 +1243,63 @@ mod tests {
         assert_eq!(err(&calls).kind, ErrorKind::Limit);
         let long = "a".repeat(MAX_SOURCE_LEN + 1);
         assert_eq!(err(&long).kind, ErrorKind::Limit);
+    }
+
+    /// Found by `cargo fuzz run parse` (`fuzz/seeds/crash-parse-*.pql`): the printer writes
+    /// `not(x)` and `-(x)`, which cost two levels each while `!x` and `-x` cost one, so an
+    /// accepted definition could print to a canonical text that was refused as too deep.
+    #[test]
+    fn canonical_text_of_deep_unary_chains_parses_back() {
+        let cases = [
+            format!("{}a", "!".repeat(MAX_DEPTH - 1)),
+            format!("{}a", "not ".repeat(MAX_DEPTH - 1)),
+            format!("{}a", "- ".repeat(MAX_DEPTH - 1)),
+            format!("b{}0", "-".repeat(MAX_DEPTH)),
+            format!(
+                "{}a{}",
+                "not(".repeat(MAX_DEPTH - 1),
+                ")".repeat(MAX_DEPTH - 1)
+            ),
+            format!(
+                "{}a{}",
+                "-(".repeat(MAX_DEPTH - 1),
+                ")".repeat(MAX_DEPTH - 1)
+            ),
+            format!(
+                "{}a = 1{} and b",
+                "not(-(".repeat((MAX_DEPTH - 1) / 2),
+                "))".repeat((MAX_DEPTH - 1) / 2)
+            ),
+            include_str!("../fuzz/seeds/crash-parse-neg-depth.pql").to_string(),
+            include_str!("../fuzz/seeds/crash-parse-not-depth.pql").to_string(),
+        ];
+        for src in cases {
+            let tree = p(&src);
+            let text = print(&tree);
+            assert_eq!(parse(&text).ok(), Some(tree), "{src} printed as {text}");
+        }
+        // The operator's parentheses still count the operator's own level.
+        assert_eq!(
+            err(&format!("{}a", "!".repeat(MAX_DEPTH))).kind,
+            ErrorKind::Limit
+        );
+        let calls = format!("{}a{}", "not(".repeat(5000), ")".repeat(5000));
+        assert_eq!(err(&calls).kind, ErrorKind::Limit);
+        let negs = format!("{}a{}", "-(".repeat(5000), ")".repeat(5000));
+        assert_eq!(err(&negs).kind, ErrorKind::Limit);
+        // Only the first parenthesis is the operator's: `not((x))` costs one more level.
+        let nested = |parens: usize| {
+            let k = MAX_DEPTH - 2;
+            format!(
+                "{}{}a{}{}",
+                "not(".repeat(k),
+                "(".repeat(parens),
+                ")".repeat(parens),
+                ")".repeat(k)
+            )
+        };
+        assert!(parse(&nested(1)).is_ok());
+        assert_eq!(err(&nested(2)).kind, ErrorKind::Limit);
     }
 
     #[test]
