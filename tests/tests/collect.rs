@@ -34,6 +34,7 @@ api_token = {{ default = "" }}
 org_id = {{ default = "{ORG}" }}
 default_consent = {{ default = "{default_consent}" }}
 outbox_max_events = {{ default = "{outbox_max}" }}
+geo_headers = {{ default = "" }}
 
 [[trigger.http]]
 route = "/v1/projection"
@@ -72,6 +73,7 @@ org_id = "{{{{ org_id }}}}"
 admin_token = "{{{{ admin_token }}}}"
 default_consent = "{{{{ default_consent }}}}"
 outbox_max_events = "{{{{ outbox_max_events }}}}"
+geo_headers = "{{{{ geo_headers }}}}"
 "#
     )
 }
@@ -865,4 +867,42 @@ async fn a_known_identity_used_on_more_devices_than_the_graph_holds_keeps_workin
         .await
         .json();
     assert_eq!(p["counters"]["web.webpagedetails.pageViews"], 70, "{p}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn geography_from_cdn_headers_reaches_decisions_and_segments() {
+    let host = start();
+    let c = host.client();
+    publish(
+        &c,
+        &[
+            json!({"type": "segment", "id": "in-germany", "name": "Visitors in Germany",
+                   "timestamp": "2026-12-01T09:00:00Z",
+                   "expression": "chain(xEvent, timestamp, [A: WHAT(placeContext.geo.countryCode = \"DE\") WHEN(today)])"}),
+            xt("geo", 10, &[("environment.geo.country = \"DE\"", offer("de-hero"))]),
+        ],
+    )
+    .await;
+    let body = request(&[page_view("https://shop.localhost/")], None);
+    let r = post(&c, INTERACT, &body, &[("cf-ipcountry", "DE")])
+        .await
+        .json();
+    assert_eq!(offers(&r), ["de-hero"], "{r}");
+    let ecid = ecid_of(&r);
+    let p = c
+        .send("GET", &format!("/v1/profiles/ECID/{ecid}"), &[ADMIN], "")
+        .await
+        .json();
+    assert_eq!(
+        p["segmentMembership"]["in-germany"]["status"], "realized",
+        "{p}"
+    );
+    assert_eq!(
+        p["events"][0]["xdm"]["placeContext"]["geo"]["countryCode"], "DE",
+        "{p}"
+    );
+    let r = post(&c, INTERACT, &body, &[("cf-ipcountry", "FR")])
+        .await
+        .json();
+    assert!(offers(&r).is_empty(), "{r}");
 }

@@ -86,6 +86,8 @@ pub struct Config {
     pub allowed_origins: AllowedOrigins,
     /// Bound on events waiting for the hub.
     pub outbox_max: u64,
+    /// Which request headers carry the visitor's geography (the CDN's).
+    pub geo_headers: vantage_decisioning::context::GeoHeaders,
 }
 
 /// A variable with a value that cannot be used.
@@ -137,7 +139,16 @@ impl Config {
                 message: format!("{v:?} is not a non-negative integer"),
             })?,
         };
+        // Unset or empty: the common CDNs' headers.
+        let geo_headers = vantage_decisioning::context::GeoHeaders::parse(
+            get("geo_headers").as_deref().unwrap_or_default(),
+        )
+        .map_err(|e| ConfigError {
+            name: "geo_headers",
+            message: e.to_string(),
+        })?;
         Ok(Config {
+            geo_headers,
             cookies: CookieNames::new(&org_id),
             org_id,
             admin_token: get("admin_token"),

@@ -8,8 +8,8 @@ use std::ops::Deref;
 
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use vantage_decisioning::Proposition;
-use vantage_decisioning::context::Environment;
+use vantage_decisioning::context::{Environment, Geo};
+use vantage_decisioning::{Activities, Proposition};
 use vantage_edge_protocol::{
     ConsentForm, ConsentRequest, Endpoint, ErrorCode, Event, General, Handle, IdentityMap,
     IdentityResult, JSON_CONTENT_TYPE, Limits, MethodCheck, PROBLEM_CONTENT_TYPE, Problem,
@@ -348,24 +348,50 @@ fn environment(xdm: &Value, user_agent: &str, now_ms: i64) -> (Environment, i32)
 }
 
 /// Adds what the edge knows to an event's XDM, without overwriting what the client sent:
-/// the User-Agent.
-fn enrich(xdm: &mut Value, user_agent: Option<&str>) {
-    let Value::Object(obj) = xdm else { return };
-    if let Some(ua) = user_agent.filter(|u| !u.is_empty()) {
-        let env = obj
-            .entry("environment")
-            .or_insert_with(|| Value::Object(Default::default()));
-        if let Value::Object(env) = env {
-            let details = env
-                .entry("browserDetails")
-                .or_insert_with(|| Value::Object(Default::default()));
-            if let Value::Object(details) = details {
-                details
-                    .entry("userAgent")
-                    .or_insert_with(|| Value::String(ua.chars().take(1024).collect()));
-            }
-        }
+/// the User-Agent (`environment.browserDetails.userAgent`) and the geography from the CDN's
+/// headers (`placeContext.geo`, XDM's field names), so segment PQL reads them like any field.
+fn enrich(xdm: &mut Value, user_agent: Option<&str>, geo: &Geo) {
+    fn object<'v>(
+        parent: &'v mut serde_json::Map<String, Value>,
+        key: &str,
+    ) -> Option<&'v mut serde_json::Map<String, Value>> {
+        parent
+            .entry(key)
+            .or_insert_with(|| Value::Object(Default::default()))
+            .as_object_mut()
     }
+    let Value::Object(obj) = xdm else { return };
+    if let Some(ua) = user_agent.filter(|u| !u.is_empty())
+        && let Some(details) = object(obj, "environment").and_then(|e| object(e, "browserDetails"))
+    {
+        details
+            .entry("userAgent")
+            .or_insert_with(|| Value::String(ua.chars().take(1024).collect()));
+    }
+    if geo.is_empty() {
+        return;
+    }
+    let Some(place) = object(obj, "placeContext") else {
+        return;
+    };
+    if place.contains_key("geo") {
+        return;
+    }
+    let mut g = serde_json::Map::new();
+    let mut text = |key: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            g.insert(key.to_owned(), Value::String(v.clone()));
+        }
+    };
+    text("countryCode", &geo.country);
+    text("stateProvince", &geo.region);
+    text("city", &geo.city);
+    text("postalCode", &geo.postal_code);
+    text("dmaID", &geo.metro_code);
+    if let (Some(lat), Some(lon)) = (geo.latitude, geo.longitude) {
+        g.insert("_schema".into(), json!({"latitude": lat, "longitude": lon}));
+    }
+    place.insert("geo".into(), Value::Object(g));
 }
 
 /// The scopes an event asks decisions for: `__view__` and surfaces, plus named scopes;
@@ -456,12 +482,13 @@ fn interact<K: Kv + ?Sized>(
     }
 
     let user_agent = ctx.req.header("user-agent");
+    let geo = Geo::from_headers(&ctx.config.geo_headers, |h| ctx.req.header(h));
     let mut incoming: Vec<Incoming> = Vec::with_capacity(events.len());
     let mut scopes: Vec<String> = Vec::new();
     let mut asking: Option<usize> = None;
     for (index, event) in events.iter().enumerate() {
         let mut xdm = event.xdm.to_value();
-        enrich(&mut xdm, user_agent);
+        enrich(&mut xdm, user_agent, &geo);
         let current = if event.is_notification() {
             None
         } else {
@@ -499,21 +526,15 @@ fn interact<K: Kv + ?Sized>(
             .warnings
             .push(Problem::warning(ErrorCode::IdentityNotLinked, &w, 200));
     }
-    let activities = if scopes.is_empty() && incoming.iter().all(|e| e.current.is_some()) {
-        // Nothing to decide and no notification: conversions still need the activities of
-        // the profile's sticky assignments, read below only if it has any.
-        None
-    } else {
-        Some(vantage_model::catalog::activities(kv)?)
-    };
+    let activities = Activities::open(kv)?;
     let page_xdm = incoming
         .get(asking.unwrap_or(0))
         .map(|e| &e.xdm)
         .cloned()
         .unwrap_or(Value::Null);
     let (env, offset) = environment(&page_xdm, user_agent.unwrap_or_default(), ctx.now_ms);
+    let env = env.with_geo(geo);
     let mut segments = Segments::load(kv)?;
-    let mut lazy_activities = activities;
     let mut produced = None;
     let mut refused_by_profile = false;
     let mut failure: Option<vantage_segments::Error> = None;
@@ -523,13 +544,10 @@ fn interact<K: Kv + ?Sized>(
             return Ok(false);
         }
         refused_by_profile = false;
-        if lazy_activities.is_none() && !profile.sticky.is_empty() {
-            lazy_activities = Some(vantage_model::catalog::activities(kv)?);
-        }
-        let empty = vantage_model::catalog::ActivityCatalog::default();
         let mut step = Step {
             segments: &mut segments,
-            activities: lazy_activities.as_ref().unwrap_or(&empty),
+            activities: &activities,
+            kv,
             events: &incoming,
             scopes: &scopes,
             environment: &env,

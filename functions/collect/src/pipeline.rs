@@ -5,9 +5,9 @@
 //! and writes it once, and may run this again on a fresher profile when the write loses a race.
 
 use serde_json::Value;
+use vantage_decisioning::Activities;
 use vantage_decisioning::context::Environment;
 use vantage_kv::Kv;
-use vantage_model::catalog::ActivityCatalog;
 use vantage_model::profile::{Event, consent};
 use vantage_model::{Policy, Profile};
 use vantage_personalize::{Outcome, Visit};
@@ -35,8 +35,10 @@ pub struct Incoming {
 pub struct Step<'a, 'k, K: Kv + ?Sized> {
     /// Edge segments of the store (plans decoded once, kept across CAS retries).
     pub segments: &'a mut Segments<'k, K>,
-    /// Published activities.
-    pub activities: &'a ActivityCatalog,
+    /// Published activities (read from the store as the visit needs them).
+    pub activities: &'a Activities,
+    /// The store.
+    pub kv: &'k K,
     /// The events.
     pub events: &'a [Incoming],
     /// Scopes to decide (none on `collect`).
@@ -95,6 +97,7 @@ pub fn run<K: Kv + ?Sized>(
     let xdms: Vec<&Value> = step.events.iter().map(|e| &e.xdm).collect();
     let scopes: &[String] = if personalize { step.scopes } else { &[] };
     produced.outcome = vantage_personalize::visit(
+        step.kv,
         step.activities,
         profile,
         &Visit {
@@ -106,7 +109,7 @@ pub fn run<K: Kv + ?Sized>(
             events: &xdms,
             now_ms: step.now_ms,
         },
-    );
+    )?;
     profile.touch(step.now_ms, step.policy);
     Ok(produced)
 }

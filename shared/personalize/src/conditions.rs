@@ -6,12 +6,15 @@
 //! - the profile's attributes at the root (`loyalty.tier`) and, as decisioning contexts write
 //!   it, under `profile.` (`profile.loyalty.tier`), plus `identityMap`;
 //! - `environment.page.{url,host,path,scheme,params.<name>}`, `environment.referrer.…`,
-//!   `environment.device.{deviceType,browser,browserVersion,os,bot}` and
-//!   `environment.time.{hour,minute,dayOfWeek,date}` (the visitor's local time);
+//!   `environment.device.{deviceType,browser,browserVersion,os,bot}`,
+//!   `environment.time.{hour,minute,dayOfWeek,date}` (the visitor's local time) and
+//!   `environment.geo.{country,region,regionName,city,postalCode,latitude,longitude,metroCode,
+//!   continent,timezone}` (what is known; absent fields are missing);
 //! - `web.webPageDetails.URL` and `web.webReferrer.URL` (unless the profile has its own `web`);
 //! - `xEvent`: the profile's recent events plus a context event for this request
-//!   (`web.webpagedetails.pageViews` with the page, referrer and User-Agent), the event edge
-//!   decisioning rules are evaluated against;
+//!   (`web.webpagedetails.pageViews` with the page, referrer, User-Agent and, when known,
+//!   `placeContext.geo` in XDM's shape), the event edge decisioning rules are evaluated
+//!   against;
 //! - `inSegment("id")`: the profile's memberships.
 //!
 //! Calendar functions use the visitor's offset from UTC.
@@ -165,7 +168,45 @@ pub fn environment_json(env: &Environment) -> Value {
             "dayOfWeek": serde_json::to_value(env.time.day_of_week).unwrap_or(Value::Null),
             "date": format!("{y:04}-{m:02}-{d:02}"),
         },
+        "geo": serde_json::to_value(&env.geo).unwrap_or(Value::Null),
     })
+}
+
+/// `placeContext.geo` of the context event, in XDM's shape (`countryCode`, `stateProvince` as
+/// ISO 3166-2 `DE-BY`, `city`, `postalCode`, `_schema.latitude/longitude`); `None` when
+/// nothing is known.
+fn xdm_geo(env: &Environment) -> Option<Value> {
+    let g = &env.geo;
+    if g.is_empty() {
+        return None;
+    }
+    let mut geo = Map::new();
+    let mut put = |key: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            geo.insert(key.to_owned(), v);
+        }
+    };
+    put("countryCode", g.country.clone().map(Value::from));
+    put(
+        "stateProvince",
+        g.country
+            .as_ref()
+            .zip(g.region.as_ref())
+            .map(|(c, r)| Value::from(format!("{c}-{r}"))),
+    );
+    put("city", g.city.clone().map(Value::from));
+    put("postalCode", g.postal_code.clone().map(Value::from));
+    let mut schema = Map::new();
+    if let Some(lat) = g.latitude {
+        schema.insert("latitude".into(), json!(lat));
+    }
+    if let Some(lon) = g.longitude {
+        schema.insert("longitude".into(), json!(lon));
+    }
+    if !schema.is_empty() {
+        geo.insert("_schema".into(), Value::Object(schema));
+    }
+    Some(Value::Object(geo))
 }
 
 fn web_json(env: &Environment) -> Value {
@@ -175,8 +216,12 @@ fn web_json(env: &Environment) -> Value {
 }
 
 fn context_xdm(env: &Environment, user_agent: &str) -> Value {
-    json!({"eventType": CONTEXT_EVENT_TYPE, "web": web_json(env),
-        "environment": {"browserDetails": {"userAgent": user_agent}}})
+    let mut xdm = json!({"eventType": CONTEXT_EVENT_TYPE, "web": web_json(env),
+        "environment": {"browserDetails": {"userAgent": user_agent}}});
+    if let Some(geo) = xdm_geo(env) {
+        xdm["placeContext"] = json!({"geo": geo});
+    }
+    xdm
 }
 
 /// The root object PQL paths read (see the module docs).
@@ -258,5 +303,45 @@ mod tests {
         // Cached: the same failure again, and one entry per expression.
         assert!(eval("this is (not pql").is_err());
         assert_eq!(c.plans.borrow().len(), 9);
+        // Nothing known about geography: its fields are missing.
+        assert_eq!(eval(r#"environment.geo.country = "DE""#), Ok(false));
+    }
+
+    #[test]
+    fn reads_geography() {
+        use vantage_decisioning::context::Geo;
+        let p = profile();
+        let env = Environment::new(Some("https://shop.example/"), None, "", 0, 0).with_geo(Geo {
+            country: Some("DE".into()),
+            region: Some("BY".into()),
+            city: Some("Munich".into()),
+            postal_code: Some("80331".into()),
+            latitude: Some(48.14),
+            longitude: Some(11.58),
+            ..Geo::default()
+        });
+        let inputs = Inputs::new(&p, &env, "", 0, 0);
+        let c = Conditions::new(&inputs);
+        let ctx = DecisionContext {
+            profile: &p,
+            environment: &env,
+            visitor_id: "c-1",
+            now_ms: 0,
+        };
+        let eval = |q: &str| c.eval(q, &ctx);
+        assert_eq!(eval(r#"environment.geo.country = "DE""#), Ok(true));
+        assert_eq!(eval(r#"environment.geo.country = "FR""#), Ok(false));
+        assert_eq!(eval(r#"environment.geo.region = "BY""#), Ok(true));
+        assert_eq!(eval(r#"environment.geo.city = "Munich""#), Ok(true));
+        assert_eq!(eval(r#"environment.geo.postalCode = "80331""#), Ok(true));
+        assert_eq!(eval("environment.geo.latitude > 48"), Ok(true));
+        assert_eq!(eval("environment.geo.longitude < 11"), Ok(false));
+        assert_eq!(
+            eval(r#"xEvent.any(placeContext.geo.countryCode = "DE")"#),
+            Ok(true)
+        );
+        let xdm = context_xdm(&env, "");
+        assert_eq!(xdm["placeContext"]["geo"]["stateProvince"], "DE-BY");
+        assert_eq!(xdm["placeContext"]["geo"]["_schema"]["latitude"], 48.14);
     }
 }

@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use vantage_decisioning::catalog::Catalog;
 use vantage_decisioning::context::Environment;
 use vantage_decisioning::notify::Ignored;
-use vantage_decisioning::{EventToken, Notification, Proposition, Request, decide, effects};
+use vantage_decisioning::{
+    Activities, EventToken, Notification, Proposition, Request, decide, effects,
+};
+use vantage_kv::Kv;
 use vantage_model::Profile;
-use vantage_model::catalog::ActivityCatalog;
 
 use crate::conditions::{Conditions, Inputs};
 
@@ -48,9 +49,15 @@ pub struct Outcome {
     pub changed: bool,
 }
 
-/// Runs the visit against `store` and applies its profile changes to `profile`. Events first,
-/// so a display just reported counts against its caps in the decision that follows.
-pub fn visit(store: &ActivityCatalog, profile: &mut Profile, visit: &Visit<'_>) -> Outcome {
+/// Runs the visit against the published activities (`store`, read from `kv`: only those the
+/// visit concerns) and applies its profile changes to `profile`. Events first, so a display
+/// just reported counts against its caps in the decision that follows.
+pub fn visit<K: Kv + ?Sized>(
+    kv: &K,
+    store: &Activities,
+    profile: &mut Profile,
+    visit: &Visit<'_>,
+) -> vantage_model::Result<Outcome> {
     let mut outcome = Outcome::default();
     if !visit.events.is_empty() {
         let notifications: Vec<Notification> = visit
@@ -72,7 +79,7 @@ pub fn visit(store: &ActivityCatalog, profile: &mut Profile, visit: &Visit<'_>) 
             .collect();
         // Only activities a notification names or the profile is assigned to can count.
         if !ids.is_empty() {
-            let catalog = Catalog::for_ids(store, ids);
+            let catalog = store.for_ids(kv, ids)?;
             for n in &notifications {
                 let e = effects(&catalog, n, profile, visit.now_ms);
                 if !e.changes.is_empty() {
@@ -87,7 +94,7 @@ pub fn visit(store: &ActivityCatalog, profile: &mut Profile, visit: &Visit<'_>) 
         }
     }
     if !visit.scopes.is_empty() {
-        let catalog = Catalog::for_scopes(store, visit.scopes);
+        let catalog = store.for_scopes(kv, visit.scopes)?;
         if !catalog.is_empty() {
             let decision = {
                 let inputs = Inputs::new(
@@ -114,5 +121,5 @@ pub fn visit(store: &ActivityCatalog, profile: &mut Profile, visit: &Visit<'_>) 
             outcome.propositions = decision.propositions;
         }
     }
-    outcome
+    Ok(outcome)
 }

@@ -282,4 +282,3 @@ fn failures_never_touch_the_store() {
     assert_eq!(r.status, 503);
     assert!(kv.keys_with_prefix("").unwrap().is_empty());
 }
-
