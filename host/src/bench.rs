@@ -121,7 +121,9 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             let method: http::Method = method.parse().context("parsing --method")?;
             let bodies: Vec<Bytes> = match (body_file, bodies) {
                 (Some(f), _) => {
-                    vec![Bytes::from(std::fs::read(&f).with_context(|| format!("reading {f:?}"))?)]
+                    vec![Bytes::from(
+                        std::fs::read(&f).with_context(|| format!("reading {f:?}"))?,
+                    )]
                 }
                 (None, Some(f)) => {
                     let text =

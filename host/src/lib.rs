@@ -4,6 +4,8 @@
 pub mod bench;
 pub mod bindings;
 pub mod build;
+pub mod demo;
+pub mod devcert;
 pub mod engine;
 pub mod kv;
 pub mod manifest;

@@ -36,6 +36,12 @@ enum Command {
     },
     /// Push a projection NDJSON file to one or more PoPs (or generate one with --generate).
     Push(vantage::push::PushArgs),
+    /// Write a synthetic projection (CRM profiles with loyalty, transactions and model scores,
+    /// identity links, memberships) as NDJSON, to stdout or --out.
+    GenProfiles(vantage::push::GenProfilesArgs),
+    /// The demo storefront's data: `demo seed`, `demo link`.
+    #[command(subcommand)]
+    Demo(vantage::demo::DemoCommand),
 }
 
 #[derive(clap::Args)]
@@ -58,6 +64,10 @@ struct UpArgs {
     /// PEM private key for --tls-cert.
     #[arg(long = "tls-key", requires = "tls_cert", env = "SPIN_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a development certificate for localhost, made on first use under
+    /// <state-dir>/tls/ (prints how to trust it).
+    #[arg(long = "tls-dev", conflicts_with = "tls_cert")]
+    tls_dev: bool,
     /// Build the components first.
     #[arg(long)]
     build: bool,
@@ -125,6 +135,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             vantage::build::build_all(&manifest)
         }
         Command::Bench(cmd) => vantage::bench::run(cmd),
+        Command::GenProfiles(args) => vantage::push::gen_profiles(&args).map(drop),
+        Command::Demo(cmd) => vantage::demo::run(cmd),
         Command::Up(args) => {
             init_logs(args.log_format);
             tokio::runtime::Builder::new_multi_thread()
@@ -172,6 +184,11 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let app = App::load(&opts).await?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => Some(server::tls_acceptor(c, k)?),
+        _ if args.tls_dev => {
+            let dev = vantage::devcert::ensure(&opts.state_dir)?;
+            println!("{}", vantage::devcert::trust_hint(&dev));
+            Some(server::tls_acceptor(&dev.cert, &dev.key)?)
+        }
         _ => None,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -1,6 +1,7 @@
 //! `vantage push`: streams a projection NDJSON file to one or more PoPs (`POST /v1/projection`)
-//! in batches, with bounded retries, progress and a per-PoP summary; and `--generate`, which
-//! writes a synthetic projection for demos and benchmarks.
+//! in batches, with bounded retries, progress and a per-PoP summary; and `vantage gen-profiles`
+//! (also `push --generate N --out F`), which writes a synthetic projection for demos and
+//! benchmarks.
 //!
 //! The file is read once, a batch at a time, and every batch goes to every PoP (fan-out): memory
 //! stays bounded by `--batch-bytes × (--concurrency + 1) × PoPs` whatever the file size. Since
@@ -50,7 +51,7 @@ pub struct PushArgs {
     #[arg(long, default_value_t = 6)]
     pub max_attempts: u32,
     /// Instead of pushing, write N synthetic records (profiles of about 1 KB, identity links,
-    /// memberships) to `--out`.
+    /// memberships) to `--out`; the same as `vantage gen-profiles --count N --out FILE`.
     #[arg(long, value_name = "N", requires = "out")]
     pub generate: Option<u64>,
     /// Where `--generate` writes.
@@ -59,6 +60,51 @@ pub struct PushArgs {
     /// Seed of `--generate` (the same seed writes the same people).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+/// `vantage gen-profiles --count N [--out FILE] [--seed S]`.
+#[derive(clap::Args, Debug)]
+pub struct GenProfilesArgs {
+    /// Records to write: per person a CRM profile of about 1 KB (name, contact, address,
+    /// loyalty, transactions, model scores, preferences, consent), and for some an identity
+    /// link (web ECID ↔ CRMID) and a batch segment membership.
+    #[arg(long, value_name = "N")]
+    pub count: u64,
+    /// Where to write the NDJSON; standard output when absent.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Seed (the same seed writes the same people; timestamps follow the clock).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// Runs `vantage gen-profiles`: returns the bytes written. A reader that stops early (`| head`)
+/// ends the output quietly.
+pub fn gen_profiles(args: &GenProfilesArgs) -> anyhow::Result<u64> {
+    let written = match &args.out {
+        Some(path) => generate(path, args.count, args.seed)?,
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            match generate_into(&mut w, args.count, args.seed).and_then(|n| {
+                w.flush().context("writing the generated records")?;
+                Ok(n)
+            }) {
+                Ok(n) => n,
+                Err(e) if broken_pipe(&e) => return Ok(0),
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    eprintln!("wrote {} records ({written} bytes)", args.count);
+    Ok(written)
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Runs `vantage push`. `Ok(false)` when any record was rejected or any batch failed.
@@ -670,11 +716,18 @@ const SEGMENTS: &[&str] = &[
     "loyalty-gold",
 ];
 
-/// Writes `count` records: per person a CRM profile of about 1 KB, and for some an identity
-/// link (their web ECID ↔ CRMID) and a batch membership. Returns the bytes written.
+/// Writes `count` records to the file `out` (see [`generate_into`]). Returns the bytes written.
 fn generate(out: &std::path::Path, count: u64, seed: u64) -> anyhow::Result<u64> {
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let bytes = generate_into(&mut w, count, seed)?;
+    w.flush().context("writing the generated file")?;
+    Ok(bytes)
+}
+
+/// Writes `count` records: per person a CRM profile of about 1 KB, and for some an identity
+/// link (their web ECID ↔ CRMID) and a batch membership. Returns the bytes written.
+fn generate_into(w: &mut impl Write, count: u64, seed: u64) -> anyhow::Result<u64> {
     let mut rng = Rng::new(seed);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -691,7 +744,7 @@ fn generate(out: &std::path::Path, count: u64, seed: u64) -> anyhow::Result<u64>
         let ts = start + written as i64 * step;
         line.clear();
         profile_record(&mut line, &mut rng, person, ts);
-        emit(&mut w, &line, &mut bytes)?;
+        emit(w, &line, &mut bytes)?;
         written += 1;
         if person % 10 == 3 && written < count {
             line.clear();
@@ -699,7 +752,7 @@ fn generate(out: &std::path::Path, count: u64, seed: u64) -> anyhow::Result<u64>
                 "identities": [{"namespace": "ECID", "id": format!("{:038}", person * 7919 + 1)},
                                {"namespace": "CRMID", "id": format!("crm-{person:09}")}]});
             line.push_str(&link.to_string());
-            emit(&mut w, &line, &mut bytes)?;
+            emit(w, &line, &mut bytes)?;
             written += 1;
         }
         if person % 10 == 7 && written < count {
@@ -709,18 +762,18 @@ fn generate(out: &std::path::Path, count: u64, seed: u64) -> anyhow::Result<u64>
                 "segmentId": rng.pick(SEGMENTS), "status": "realized", "source": "batch",
                 "timestamp": rfc3339(ts + 2)});
             line.push_str(&m.to_string());
-            emit(&mut w, &line, &mut bytes)?;
+            emit(w, &line, &mut bytes)?;
             written += 1;
         }
         person += 1;
     }
-    w.flush().context("writing the generated file")?;
     Ok(bytes)
 }
 
 fn emit(w: &mut impl Write, line: &str, bytes: &mut u64) -> anyhow::Result<()> {
-    w.write_all(line.as_bytes())?;
-    w.write_all(b"\n")?;
+    w.write_all(line.as_bytes())
+        .and_then(|()| w.write_all(b"\n"))
+        .context("writing the generated records")?;
     *bytes += line.len() as u64 + 1;
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! The `decisions` component through the real host over HTTP, with activities and memberships
 //! published through `projection`: auth and request errors, sticky A/B allocation, `xt` by
 //! segment membership, caps across requests, fallbacks, reports after display and click
-//! notifications, explain, and preview tokens.
+//! notifications, explain, preview tokens, geography from CDN headers (and the `geo_headers`
+//! variable), and activities compiled at publish (new versions, replays, retirement).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -551,4 +552,144 @@ async fn concurrent_notifications_lose_nothing() {
         "{after}"
     );
     assert_eq!(row(&report(&c, "single").await, "only")["exposures"], 8);
+}
+
+/// Decides with extra request headers.
+async fn decide_with(c: &Client, headers: &[(&str, &str)], body: &Value) -> Value {
+    let mut all = vec![API, JSON];
+    all.extend_from_slice(headers);
+    let r = c
+        .send("POST", "/v1/decisions", &all, body.to_string())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+fn activity_ids(answer: &Value) -> Vec<String> {
+    answer["propositions"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .filter_map(|p| p["scopeDetails"]["activity"]["id"].as_str())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn geography_from_cdn_headers() {
+    let host = start();
+    let c = host.client();
+    let germany = activity(
+        json!({"id": "de-only", "activityType": "ab", "scopes": ["geo"],
+        "audience": {"pql": "environment.geo.country = \"DE\""},
+        "experiences": [{"id": "0", "allocation": 100, "offers": [dom("de-offer")]}]}),
+    );
+    publish(&c, &[germany]).await;
+    let b = body(&ecid(60), &["geo"]);
+    let de = decide_with(&c, &[("cf-ipcountry", "DE")], &b).await;
+    assert_eq!(activity_ids(&de), ["de-only"], "{de}");
+    assert_eq!(de["propositions"][0]["items"][0]["id"], "de-offer");
+    let fr = decide_with(&c, &[("cf-ipcountry", "FR")], &b).await;
+    assert!(activity_ids(&fr).is_empty(), "{fr}");
+    assert!(activity_ids(&decide_with(&c, &[], &b).await).is_empty());
+    // CloudFront's header too; and a server-side caller's `context.geo` wins over headers.
+    let cf = decide_with(&c, &[("CloudFront-Viewer-Country", "DE")], &b).await;
+    assert_eq!(activity_ids(&cf), ["de-only"]);
+    let mut stated = b.clone();
+    stated["context"]["geo"] = json!({"country": "FR"});
+    let v = decide_with(&c, &[("cf-ipcountry", "DE")], &stated).await;
+    assert!(activity_ids(&v).is_empty(), "{v}");
+    host.stop();
+
+    // A configured mapping reads only its headers; one that does not parse is a 500 naming it.
+    let manifest = APP
+        .replace(
+            "api_token = { default = \"\" }",
+            "api_token = { default = \"\" }\ngeo_headers = { default = \"\" }",
+        )
+        .replace(
+            "[component.decisions.variables]\n",
+            "[component.decisions.variables]\ngeo_headers = \"{{ geo_headers }}\"\n",
+        );
+    for (mapping, header, matches) in [
+        ("country=x-geo-country", ("x-geo-country", "DE"), true),
+        ("country=x-geo-country", ("cf-ipcountry", "DE"), false),
+        ("none", ("cf-ipcountry", "DE"), false),
+    ] {
+        let app = Setup::new(&manifest)
+            .variable("admin_token", "test-admin-token")
+            .variable("api_token", "test-api-token")
+            .variable("geo_headers", mapping)
+            .start()
+            .unwrap();
+        let c = app.client();
+        publish(
+            &c,
+            &[activity(
+                json!({"id": "de-only", "activityType": "ab", "scopes": ["geo"],
+                "audience": {"pql": "environment.geo.country = \"DE\""},
+                "experiences": [{"id": "0", "allocation": 100, "offers": [dom("de-offer")]}]}),
+            )],
+        )
+        .await;
+        let v = decide_with(&c, &[header], &b).await;
+        assert_eq!(
+            !activity_ids(&v).is_empty(),
+            matches,
+            "{mapping} {header:?}: {v}"
+        );
+        app.stop();
+    }
+    let app = Setup::new(&manifest)
+        .variable("admin_token", "test-admin-token")
+        .variable("api_token", "test-api-token")
+        .variable("geo_headers", "cuntry=x-geo-country")
+        .start()
+        .unwrap();
+    let r = app
+        .client()
+        .send("POST", "/v1/decisions", &[API, JSON], b.to_string())
+        .await;
+    let p = assert_problem(&r, 500);
+    assert!(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("geo_headers")),
+        "{p}"
+    );
+    app.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn activities_are_compiled_at_publish() {
+    let host = start();
+    let c = host.client();
+    publish(&c, &[hero()]).await;
+    let v = decide(&c, &body(&ecid(70), &["__view__"])).await;
+    assert_eq!(activity_ids(&v), ["hero"]);
+    // A new version replaces the compiled one; an older replay does not bring it back.
+    let mut v2 = hero();
+    v2["timestamp"] = json!(ts(10_000));
+    v2["experiences"][0]["offers"] = json!([dom("hero-a2")]);
+    v2["experiences"][1]["offers"] = json!([dom("hero-b2")]);
+    publish(&c, &[v2]).await;
+    publish(&c, &[hero()]).await;
+    let v = decide(&c, &body(&ecid(71), &["__view__"])).await;
+    let item = v["propositions"][0]["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(item == "hero-a2" || item == "hero-b2", "{v}");
+    // Retired: gone from decisions, reports and preview tokens.
+    let retire =
+        json!({"type": "activity", "id": "hero", "status": "retired", "timestamp": ts(5_000)});
+    publish(&c, &[retire]).await;
+    assert!(activity_ids(&decide(&c, &body(&ecid(71), &["__view__"])).await).is_empty());
+    assert_problem(
+        &c.send("GET", "/v1/reports/activities/hero", &[ADMIN], "")
+            .await,
+        404,
+    );
 }

@@ -368,30 +368,12 @@ fn enrich(xdm: &mut Value, user_agent: Option<&str>, geo: &Geo) {
             .entry("userAgent")
             .or_insert_with(|| Value::String(ua.chars().take(1024).collect()));
     }
-    if geo.is_empty() {
-        return;
-    }
-    let Some(place) = object(obj, "placeContext") else {
+    let Some(g) = vantage_personalize::conditions::xdm_geo(geo) else {
         return;
     };
-    if place.contains_key("geo") {
-        return;
+    if let Some(place) = object(obj, "placeContext") {
+        place.entry("geo").or_insert(g);
     }
-    let mut g = serde_json::Map::new();
-    let mut text = |key: &str, v: &Option<String>| {
-        if let Some(v) = v {
-            g.insert(key.to_owned(), Value::String(v.clone()));
-        }
-    };
-    text("countryCode", &geo.country);
-    text("stateProvince", &geo.region);
-    text("city", &geo.city);
-    text("postalCode", &geo.postal_code);
-    text("dmaID", &geo.metro_code);
-    if let (Some(lat), Some(lon)) = (geo.latitude, geo.longitude) {
-        g.insert("_schema".into(), json!({"latitude": lat, "longitude": lon}));
-    }
-    place.insert("geo".into(), Value::Object(g));
 }
 
 /// The scopes an event asks decisions for: `__view__` and surfaces, plus named scopes;

@@ -15,19 +15,18 @@ use std::ops::Deref;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use vantage_decisioning::catalog::Catalog;
+use vantage_decisioning::context::{Geo, GeoConfigError, GeoHeaders};
 use vantage_decisioning::report_keys::{self, Metric};
 use vantage_decisioning::{
-    EventToken, Forced, Notification, PreviewError, ProfileChanges, Proposition, Request as Decide,
-    decide, effects, explain, preview, stats,
+    Activities, EventToken, Forced, Notification, PreviewError, ProfileChanges, Proposition,
+    Request as Decide, decide, effects, explain, preview, stats,
 };
 use vantage_kv::Kv;
-use vantage_model::catalog::ActivityCatalog;
 use vantage_model::time::format_rfc3339;
 use vantage_model::{Graph, Identity, Policy, Profile, ProfileId};
-
 use vantage_personalize::{Conditions, Inputs};
-use crate::input::{self, DecisionsBody, ExplainBody, InputError, MintBody};
+
+use crate::input::{self, Context, DecisionsBody, ExplainBody, InputError, MintBody};
 use crate::preview_token::{self, Claims, TokenError};
 
 /// `POST`: decide.
@@ -50,17 +49,32 @@ pub struct Request<'a> {
     pub path: &'a str,
     /// The `Authorization` header.
     pub authorization: Option<&'a str>,
+    /// The other headers, names in lower case (the CDN's geography headers are read from them).
+    pub headers: &'a [(&'a str, &'a str)],
     /// The whole body.
     pub body: &'a [u8],
 }
 
-/// The configured secrets (`None` or empty: the routes needing it answer 503).
+impl Request<'_> {
+    /// The first value of a header, by its lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// The component's variables (`None` or empty tokens: the routes needing them answer 503).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Tokens<'a> {
+pub struct Variables<'a> {
     /// `api_token`: `/v1/decisions`.
     pub api: Option<&'a str>,
     /// `admin_token`: explain, preview tokens, reports; also the preview-token signing key.
     pub admin: Option<&'a str>,
+    /// `geo_headers`: which request headers carry the visitor's geography
+    /// ([`GeoHeaders::parse`]; `None` or empty: the built-in CDN headers).
+    pub geo_headers: Option<&'a str>,
 }
 
 /// The answer, for the glue to turn into an HTTP response.
@@ -168,6 +182,9 @@ pub enum ApiError {
     /// Reading or writing a profile or the catalog failed.
     #[error(transparent)]
     Model(#[from] vantage_model::Error),
+    /// The `geo_headers` variable does not parse.
+    #[error("the server is misconfigured: {0}")]
+    GeoConfig(#[from] GeoConfigError),
     /// Encoding the answer failed.
     #[error("encoding the response: {0}")]
     Encode(String),
@@ -189,7 +206,7 @@ impl ApiError {
             // Lost too many CAS races: the request can be retried.
             Self::Store(K::Contended { .. })
             | Self::Model(M::Unsettled | M::Store(K::Contended { .. })) => 503,
-            Self::Store(_) | Self::Model(_) | Self::Encode(_) => 500,
+            Self::Store(_) | Self::Model(_) | Self::Encode(_) | Self::GeoConfig(_) => 500,
         }
     }
 
@@ -246,18 +263,18 @@ fn reason(status: u16) -> &'static str {
 /// Serves one request. `open_store` is only called once the request is authenticated and
 /// well-formed, so rejected requests never touch the store. It yields anything that
 /// dereferences to a store (a `Box<WasiKv>` in the component, a `&MemoryKv` in tests).
-pub fn handle<S, F>(req: &Request<'_>, tokens: Tokens<'_>, open_store: F, now_ms: i64) -> Reply
+pub fn handle<S, F>(req: &Request<'_>, vars: Variables<'_>, open_store: F, now_ms: i64) -> Reply
 where
     S: Deref,
     S::Target: Kv,
     F: FnOnce() -> Result<S, vantage_kv::Error>,
 {
-    serve(req, tokens, open_store, now_ms).unwrap_or_else(|e| e.to_reply())
+    serve(req, vars, open_store, now_ms).unwrap_or_else(|e| e.to_reply())
 }
 
 fn serve<S, F>(
     req: &Request<'_>,
-    tokens: Tokens<'_>,
+    vars: Variables<'_>,
     open_store: F,
     now_ms: i64,
 ) -> Result<Reply, ApiError>
@@ -272,8 +289,8 @@ where
         _ => Secret::Admin,
     };
     let expected = match secret {
-        Secret::Api => tokens.api,
-        Secret::Admin => tokens.admin,
+        Secret::Api => vars.api,
+        Secret::Admin => vars.admin,
     };
     vantage_auth::authorize(expected, req.authorization).map_err(|e| match e {
         vantage_auth::Refusal::NotConfigured => ApiError::NotConfigured(secret),
@@ -284,20 +301,22 @@ where
     match route {
         Route::Decide => {
             let body: DecisionsBody = parse(req.body)?;
+            let geo = geography(req, vars, &body.context)?;
             let kv = open_store()?;
-            json_reply(&decisions(&*kv, body, tokens.admin, &policy, now_ms)?)
+            json_reply(&decisions(&*kv, body, geo, vars.admin, &policy, now_ms)?)
         }
         Route::Explain => {
             let body: ExplainBody = parse(req.body)?;
+            let geo = geography(req, vars, &body.context)?;
             let kv = open_store()?;
-            json_reply(&explanation(&*kv, body, &policy, now_ms)?)
+            json_reply(&explanation(&*kv, body, geo, &policy, now_ms)?)
         }
         Route::MintPreview => {
             let body: MintBody = parse(req.body)?;
             let ttl_ms = body.ttl_ms()?;
             let kv = open_store()?;
             // Signing needs the admin token, which authorization just checked is set.
-            let secret = tokens.admin.unwrap_or_default();
+            let secret = vars.admin.unwrap_or_default();
             json_reply(&mint(&*kv, body, ttl_ms, secret, now_ms)?)
         }
         Route::Report { activity_id } => {
@@ -305,6 +324,17 @@ where
             json_reply(&report(&*kv, &activity_id)?)
         }
     }
+}
+
+/// The visitor's geography: `context.geo` when the body has it (a server-side caller states
+/// where its visitor is; its own request headers describe its own connection), else the CDN
+/// headers that `geo_headers` names.
+fn geography(req: &Request<'_>, vars: Variables<'_>, context: &Context) -> Result<Geo, ApiError> {
+    if let Some(geo) = context.geo()? {
+        return Ok(geo);
+    }
+    let mapping = GeoHeaders::parse(vars.geo_headers.unwrap_or_default())?;
+    Ok(Geo::from_headers(&mapping, |name| req.header(name)))
 }
 
 /// Parses a JSON body under the size limit.
@@ -430,6 +460,7 @@ pub struct Answer {
 fn decisions<K: Kv + ?Sized>(
     kv: &K,
     body: DecisionsBody,
+    geo: Geo,
     admin_token: Option<&str>,
     policy: &Policy,
     now_ms: i64,
@@ -437,7 +468,7 @@ fn decisions<K: Kv + ?Sized>(
     let identities = input::identities(&body.identity_map)?;
     let scopes = input::scopes(body.scopes)?;
     let xdms = input::event_xdms(&body.events)?;
-    let environment = body.context.environment(now_ms)?;
+    let environment = body.context.environment(now_ms)?.with_geo(geo);
     let offset = body.context.offset_minutes()?;
     let user_agent = body.context.user_agent.as_deref().unwrap_or_default();
     // Checked before any store access: a refused preview costs nothing.
@@ -451,12 +482,12 @@ fn decisions<K: Kv + ?Sized>(
         None => None,
     };
     let visitor_id = input::visitor_id(&identities).to_owned();
-    let store = vantage_model::catalog::activities(kv)?;
+    let store = Activities::open(kv)?;
     let graph = Graph::new(kv, policy);
     let (identity, mut profile) = load_profile(&graph, &identities, policy, now_ms)?;
 
     if let Some(claims) = forced {
-        let catalog = Catalog::for_ids(&store, [claims.activity_id.as_str()]);
+        let catalog = store.for_ids(kv, [claims.activity_id.as_str()])?;
         let request = Decide {
             visitor_id: &visitor_id,
             scopes: &scopes,
@@ -496,7 +527,7 @@ fn decisions<K: Kv + ?Sized>(
             .iter()
             .map(String::as_str)
             .chain(profile.sticky.keys().map(String::as_str));
-        let catalog = Catalog::for_ids(&store, ids);
+        let catalog = store.for_ids(kv, ids)?;
         for n in &notifications {
             let e = effects(&catalog, n, &profile, now_ms);
             // Applied to the in-memory profile so the next event and the decision see it.
@@ -513,7 +544,7 @@ fn decisions<K: Kv + ?Sized>(
     let propositions = if scopes.is_empty() {
         Vec::new()
     } else {
-        let catalog = Catalog::for_scopes(&store, &scopes);
+        let catalog = store.for_scopes(kv, &scopes)?;
         let inputs = Inputs::new(&profile, &environment, user_agent, offset, now_ms);
         let conditions = Conditions::new(&inputs);
         let request = Decide {
@@ -556,23 +587,30 @@ fn decisions<K: Kv + ?Sized>(
 fn explanation<K: Kv + ?Sized>(
     kv: &K,
     body: ExplainBody,
+    geo: Geo,
     policy: &Policy,
     now_ms: i64,
 ) -> Result<Value, ApiError> {
     let identities = input::identities(&body.identity_map)?;
     let extra = input::scopes(body.scopes)?;
-    let environment = body.context.environment(now_ms)?;
+    let environment = body.context.environment(now_ms)?.with_geo(geo);
     let offset = body.context.offset_minutes()?;
     let user_agent = body.context.user_agent.as_deref().unwrap_or_default();
-    let store = vantage_model::catalog::activities(kv)?;
-    let own = published(&store, &body.activity_id)?;
+    let store = Activities::open(kv)?;
+    let own = store.for_ids(kv, [body.activity_id.as_str()])?;
+    let own_scopes = match own.get(&body.activity_id) {
+        Some(p) => p.activity.scopes.clone(),
+        // Published but not preparable: explained with the problem, on the extra scopes.
+        None if own.problems().iter().any(|p| p.id == body.activity_id) => Vec::new(),
+        None => return Err(ApiError::UnknownActivity(body.activity_id)),
+    };
     let mut scopes = extra;
-    for s in &own.scopes {
-        if !scopes.contains(s) {
-            scopes.push(s.clone());
+    for s in own_scopes {
+        if !scopes.contains(&s) {
+            scopes.push(s);
         }
     }
-    let catalog = Catalog::for_scopes(&store, &scopes);
+    let catalog = store.for_scopes(kv, &scopes)?;
     let graph = Graph::new(kv, policy);
     let (_, profile) = load_profile(&graph, &identities, policy, now_ms)?;
     let visitor_id = input::visitor_id(&identities);
@@ -588,21 +626,15 @@ fn explanation<K: Kv + ?Sized>(
     let explanation = explain(&catalog, &request, &conditions, &body.activity_id);
     let mut value =
         serde_json::to_value(&explanation).map_err(|e| ApiError::Encode(e.to_string()))?;
-    if let Some(problem) = catalog.problems().iter().find(|p| p.id == body.activity_id) {
+    if let Some(problem) = own
+        .problems()
+        .iter()
+        .chain(catalog.problems())
+        .find(|p| p.id == body.activity_id)
+    {
         value["loadProblem"] = json!(problem.message);
     }
     Ok(value)
-}
-
-/// The active stored definition of `id`.
-fn published<'c>(
-    store: &'c ActivityCatalog,
-    id: &str,
-) -> Result<&'c vantage_model::catalog::ActivityDefinition, ApiError> {
-    store
-        .get(id)
-        .filter(|d| d.status == vantage_model::catalog::DefinitionStatus::Active)
-        .ok_or_else(|| ApiError::UnknownActivity(id.to_owned()))
 }
 
 /// `POST /v1/decisions/preview-token`: the activity and experience must exist.
@@ -613,8 +645,7 @@ fn mint<K: Kv + ?Sized>(
     secret: &str,
     now_ms: i64,
 ) -> Result<Value, ApiError> {
-    let store = vantage_model::catalog::activities(kv)?;
-    let catalog = Catalog::for_ids(&store, [body.activity_id.as_str()]);
+    let catalog = Activities::open(kv)?.for_ids(kv, [body.activity_id.as_str()])?;
     let activity = &catalog
         .get(&body.activity_id)
         .ok_or_else(|| ApiError::UnknownActivity(body.activity_id.clone()))?
@@ -643,8 +674,7 @@ fn mint<K: Kv + ?Sized>(
 
 /// `GET /v1/reports/activities/{id}`: every counter read in one `get_many`.
 fn report<K: Kv + ?Sized>(kv: &K, activity_id: &str) -> Result<Value, ApiError> {
-    let store = vantage_model::catalog::activities(kv)?;
-    let catalog = Catalog::for_ids(&store, [activity_id]);
+    let catalog = Activities::open(kv)?.for_ids(kv, [activity_id])?;
     let activity = &catalog
         .get(activity_id)
         .ok_or_else(|| ApiError::UnknownActivity(activity_id.to_owned()))?

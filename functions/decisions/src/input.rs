@@ -1,13 +1,13 @@
 //! Request bodies in their wire shapes: the XDM `identityMap`, the decision `context` (page,
-//! referrer, User-Agent, time zone) and the bodies of each route, with the limits that keep one
-//! request bounded.
+//! referrer, User-Agent, time zone, geography) and the bodies of each route, with the limits
+//! that keep one request bounded.
 //!
 //! Identity-map parsing is deliberately local: `functions/segments` and `functions/projection`
 //! each keep their own request helpers too, and `shared/segments` is not a dependency here.
 
 use serde::Deserialize;
 use serde_json::Value;
-use vantage_decisioning::context::Environment;
+use vantage_decisioning::context::{Environment, Geo};
 use vantage_model::Identity;
 use vantage_model::identity::IdentityMapError;
 
@@ -58,7 +58,7 @@ pub struct DecisionsBody {
     #[serde(default)]
     pub scopes: Vec<String>,
     /// Page, referrer, device, time zone.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub context: Context,
     /// Notification events (XDM, or `{"xdm": …}` as the Web SDK nests them).
     #[serde(default)]
@@ -88,7 +88,7 @@ pub struct ExplainBody {
     #[serde(default)]
     pub scopes: Vec<String>,
     /// Page, referrer, device, time zone.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub context: Context,
 }
 
@@ -123,6 +123,18 @@ impl MintBody {
     }
 }
 
+/// Deserializes a struct from a JSON object only (serde's derive also takes the fields as a
+/// positional array, which no client means).
+fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error as _;
+    let map = serde_json::Map::<String, Value>::deserialize(deserializer)?;
+    serde_json::from_value(Value::Object(map)).map_err(D::Error::custom)
+}
+
 /// The decision context: what the environment conditions read.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -143,6 +155,10 @@ pub struct Context {
     /// `placeContext.localTimezoneOffset`); used when `timezoneOffset` is absent.
     #[serde(default)]
     pub local_timezone_offset: Option<i32>,
+    /// The visitor's geography (`{country, region, city, postalCode, latitude, longitude, …}`)
+    /// as a server-side caller knows it; when present it replaces what the request headers say.
+    #[serde(default)]
+    pub geo: Option<Value>,
 }
 
 /// A URL given as a string or an object with `url`/`URL`.
@@ -175,7 +191,7 @@ impl Context {
             .timezone_offset
             .or(self.local_timezone_offset.map(|m| m.saturating_neg()))
             .unwrap_or(0);
-        if offset.abs() > 18 * 60 {
+        if offset.unsigned_abs() > 18 * 60 {
             return Err(InputError::Context(format!(
                 "timezoneOffset {offset} is not within ±1080 minutes"
             )));
@@ -183,7 +199,17 @@ impl Context {
         Ok(offset)
     }
 
-    /// The environment conditions read.
+    /// `geo`, checked (`None` when absent or `null`).
+    pub fn geo(&self) -> Result<Option<Geo>, InputError> {
+        match &self.geo {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => Geo::from_json(v)
+                .map(Some)
+                .map_err(|e| InputError::Context(e.to_string())),
+        }
+    }
+
+    /// The environment conditions read (without geography: see [`Context::geo`]).
     pub fn environment(&self, now_ms: i64) -> Result<Environment, InputError> {
         Ok(Environment::new(
             self.page_url(),
@@ -306,6 +332,23 @@ mod tests {
         assert_eq!(env.time.hour, 1);
         let c: Context = serde_json::from_value(json!({"timezoneOffset": 5000})).unwrap();
         assert!(c.environment(0).is_err());
+        let c: Context =
+            serde_json::from_value(json!({"geo": {"country": "de", "city": "Köln"}})).unwrap();
+        let geo = c.geo().unwrap().unwrap();
+        assert_eq!(geo.country.as_deref(), Some("DE"));
+        assert_eq!(geo.city.as_deref(), Some("Köln"));
+        let c: Context = serde_json::from_value(json!({"geo": {"country": "Germany"}})).unwrap();
+        assert_eq!(
+            c.geo().unwrap_err().to_string(),
+            "context: geo.country: expected a two-letter ISO 3166-1 country code"
+        );
+        // The context is an object, not the fields in a row; an offset of i32::MIN is refused.
+        assert!(serde_json::from_value::<DecisionsBody>(json!({"context": [null, null]})).is_err());
+        let c: DecisionsBody =
+            serde_json::from_value(json!({"context": {"timezoneOffset": i32::MIN}})).unwrap();
+        assert!(c.context.offset_minutes().is_err());
+        let c: Context = serde_json::from_value(json!({"geo": null})).unwrap();
+        assert_eq!(c.geo(), Ok(None));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::ops::Deref;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use vantage_ingest::{IngestError, Options};
 use vantage_kv::Kv;
 
@@ -113,6 +113,9 @@ pub enum ApiError {
     /// The segment index could not be rebuilt after ingest.
     #[error("updating the segment index: {0}")]
     SegmentIndex(String),
+    /// The activity index could not be rebuilt after ingest.
+    #[error("updating the activity index: {0}")]
+    ActivityIndex(String),
 }
 
 impl ApiError {
@@ -134,7 +137,8 @@ impl ApiError {
             Self::Profile(vantage_ingest::Error::Model(_))
             | Self::Store(_)
             | Self::Encode(_)
-            | Self::SegmentIndex(_) => 500,
+            | Self::SegmentIndex(_)
+            | Self::ActivityIndex(_) => 500,
         }
     }
 
@@ -218,16 +222,21 @@ where
             check_content_type(req.content_type)?;
             let kv = open_store().map_err(ApiError::Store)?;
             let options = Options {
-                validate_activity: Some(&validate_activity),
+                // An activity is validated and compiled once, here; a bad one is rejected with
+                // every problem found.
+                compile_activity: Some(&vantage_decisioning::compile_hook),
                 // A segment that does not compile is rejected with its positioned error.
                 compile_segment: Some(&vantage_segments::compile_hook),
                 ..Options::default()
             };
             let report = vantage_ingest::ingest_with(&*kv, req.body, &options, now_ms)?;
-            // Rebuild the request-time segment index (cheap when nothing changed). Failing here
-            // answers 500 so the hub retries; replaying accepted records changes nothing.
+            // Rebuild the request-time segment and activity indexes (cheap when nothing
+            // changed). Failing here answers 500 so the hub retries; replaying accepted records
+            // changes nothing.
             vantage_segments::sync(&*kv, &options.policy)
                 .map_err(|e| ApiError::SegmentIndex(e.to_string()))?;
+            vantage_decisioning::sync(&*kv, &options.policy)
+                .map_err(|e| ApiError::ActivityIndex(e.to_string()))?;
             let body = serde_json::to_vec(&report).map_err(|e| ApiError::Encode(e.to_string()))?;
             Ok(json_reply(200, body))
         }
@@ -259,13 +268,6 @@ fn json_reply(status: u16, body: Vec<u8>) -> Reply {
         ],
         body,
     }
-}
-
-/// The activity-schema hook of ingest: a bad activity is rejected with every problem found.
-fn validate_activity(record: &Value) -> Result<(), String> {
-    vantage_decisioning::parse_activity_value(record)
-        .map(drop)
-        .map_err(|e| e.to_string())
 }
 
 /// Maps a method and path to a route (404 and 405 come before authentication: they reveal

@@ -39,9 +39,9 @@ pub struct OneRequest {
     state: UnsafeCell<State>,
 }
 
-// SAFETY: components are single-threaded; natively the allocator is only exercised through
-// `&mut`-free calls from one thread in its tests.
-#[allow(unsafe_code)]
+// SAFETY: components are single-threaded; natively the allocator is only exercised from one
+// thread at a time in its tests.
+#[allow(unsafe_code, reason = "a global allocator must be Sync to be a static")]
 unsafe impl Sync for OneRequest {}
 
 impl OneRequest {
@@ -60,7 +60,11 @@ impl OneRequest {
         }
     }
 
-    #[allow(clippy::mut_from_ref, unsafe_code)]
+    #[allow(
+        clippy::mut_from_ref,
+        unsafe_code,
+        reason = "single-threaded interior state; no reference outlives one allocator call"
+    )]
     fn state(&self) -> &mut State {
         // SAFETY: single-threaded (see the `Sync` impl); no reference outlives one call.
         unsafe { &mut *self.state.get() }
@@ -74,7 +78,10 @@ impl OneRequest {
     }
 }
 
-#[allow(unsafe_code)]
+#[allow(
+    unsafe_code,
+    reason = "implementing GlobalAlloc is unsafe by definition"
+)]
 unsafe impl GlobalAlloc for OneRequest {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let s = self.state();
@@ -128,8 +135,7 @@ unsafe impl GlobalAlloc for OneRequest {
         let p = ptr as usize;
         if Self::owns(s, p) {
             // The most recent block grows or shrinks in place when its chunk has room.
-            if p + layout.size() == s.top && p.checked_add(new_size).is_some_and(|e| e <= s.end)
-            {
+            if p + layout.size() == s.top && p.checked_add(new_size).is_some_and(|e| e <= s.end) {
                 s.top = p + new_size;
                 return ptr;
             }
@@ -137,9 +143,8 @@ unsafe impl GlobalAlloc for OneRequest {
                 return ptr;
             }
             // SAFETY: the new layout keeps the caller's alignment; `new_size` is non-zero.
-            let fresh = unsafe {
-                self.alloc(Layout::from_size_align_unchecked(new_size, layout.align()))
-            };
+            let fresh =
+                unsafe { self.alloc(Layout::from_size_align_unchecked(new_size, layout.align())) };
             if !fresh.is_null() {
                 // SAFETY: both blocks are valid for `layout.size()` bytes and distinct.
                 unsafe { std::ptr::copy_nonoverlapping(ptr, fresh, layout.size()) };
@@ -155,7 +160,7 @@ unsafe impl GlobalAlloc for OneRequest {
 }
 
 #[cfg(test)]
-#[allow(unsafe_code)]
+#[allow(unsafe_code, reason = "the tests call the allocator directly")]
 mod tests {
     use super::*;
 

@@ -1,6 +1,8 @@
 //! Decide for 10 scopes among 100 activities × 5 experiences (the benchmark): the
-//! engine alone on a prepared catalog, and decoding the stored catalog plus deciding (what a
-//! request pays). Prints median and p99 in µs from a timed loop, then runs criterion.
+//! engine alone on a prepared catalog; reading the compiled activities (index + batch get +
+//! bincode) plus deciding, what a request pays; and decoding the JSON sources plus deciding,
+//! what it paid before activities were compiled at publish. Prints median and p99 in µs from
+//! a timed loop, then runs criterion.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -9,7 +11,7 @@ use criterion::Criterion;
 use serde_json::{Value, json};
 use vantage_decisioning::catalog::Catalog;
 use vantage_decisioning::context::Environment;
-use vantage_decisioning::{Activity, DecisionContext, Request, decide};
+use vantage_decisioning::{Activities, Activity, DecisionContext, Request, decide};
 use vantage_kv::MemoryKv;
 use vantage_model::catalog::{ActivityCatalog, ActivityDefinition, DefinitionStatus};
 use vantage_model::profile::{Event, caps, membership, sticky};
@@ -126,20 +128,27 @@ fn profile() -> Profile {
     p
 }
 
-fn stored(activities: &[Activity]) -> ActivityCatalog {
+/// The activities published as projection does (compiled at ingest, index synced); returns the
+/// store and its catalog of JSON sources.
+fn stored(activities: &[Activity]) -> (MemoryKv, ActivityCatalog) {
     let kv = MemoryKv::new();
     let policy = Policy::default();
     for (i, a) in activities.iter().enumerate() {
+        let value = serde_json::to_value(a).unwrap();
         let def = ActivityDefinition {
             id: a.id.clone(),
             timestamp: i as i64,
             status: DefinitionStatus::Active,
-            json: serde_json::to_string(a).unwrap(),
+            json: value.to_string(),
             scopes: a.scopes.clone(),
         };
-        vantage_model::catalog::publish_activity(&kv, &def, &policy).unwrap();
+        let compiled = vantage_decisioning::compile_hook(&value).unwrap();
+        vantage_model::catalog::publish_activity_compiled(&kv, &def, Some(compiled), &policy)
+            .unwrap();
     }
-    vantage_model::catalog::activities(&kv).unwrap()
+    vantage_decisioning::sync(&kv, &policy).unwrap();
+    let catalog = vantage_model::catalog::activities(&kv).unwrap();
+    (kv, catalog)
 }
 
 /// A stand-in for the PQL engine: cheap, mostly true.
@@ -185,7 +194,7 @@ fn percentiles(name: &str, iterations: usize, mut f: impl FnMut() -> usize) {
 
 fn main() {
     let activities = activities();
-    let store = stored(&activities);
+    let (kv, store) = stored(&activities);
     let catalog = Catalog::new(activities);
     let profile = profile();
     let env = Environment::new(
@@ -212,8 +221,20 @@ fn main() {
         decide(catalog, &req, &evaluator).propositions.len()
     };
 
+    let compiled = || {
+        Activities::open(&kv)
+            .and_then(|a| a.for_scopes(&kv, &scopes))
+            .unwrap()
+    };
     percentiles("decide (prepared catalog)", 20_000, || one(&catalog));
-    percentiles("decode catalog + decide", 5_000, || {
+    percentiles("read compiled activities", 5_000, || compiled().len());
+    percentiles("read compiled activities + decide", 5_000, || {
+        one(&compiled())
+    });
+    percentiles("decode JSON sources (before)", 5_000, || {
+        Catalog::for_scopes(&vantage_model::catalog::activities(&kv).unwrap(), &scopes).len()
+    });
+    percentiles("decode JSON sources + decide (before)", 5_000, || {
         one(&Catalog::for_scopes(&store, &scopes))
     });
 
@@ -222,7 +243,11 @@ fn main() {
         b.iter(|| one(black_box(&catalog)))
     });
     c.bench_function(
-        "decode+decide/10 scopes, 100 activities x 5 experiences",
+        "compiled+decide/10 scopes, 100 activities x 5 experiences",
+        |b| b.iter(|| one(&compiled())),
+    );
+    c.bench_function(
+        "json+decide/10 scopes, 100 activities x 5 experiences",
         |b| b.iter(|| one(&Catalog::for_scopes(black_box(&store), &scopes))),
     );
     c.final_summary();

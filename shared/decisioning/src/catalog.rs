@@ -1,6 +1,10 @@
 //! The activity catalog prepared for deciding: activities decoded once per request, with what
 //! every decision needs precomputed (scheme, salt, live window, allocations) and an index by
 //! scope, in the engine's order (priority descending, then id) so deciding is one ordered walk.
+//!
+//! Requests load it from the compiled activities through [`crate::store::Activities`]; the
+//! constructors here that take the model's [`ActivityCatalog`] decode its JSON sources (what a
+//! store without compiled activities offers).
 
 use std::collections::HashMap;
 
@@ -147,6 +151,11 @@ impl Catalog {
             }
         }
         Self::index(prepared, problems)
+    }
+
+    /// A catalog of already prepared activities (and the problems met preparing others).
+    pub(crate) fn from_parts(activities: Vec<Prepared>, problems: Vec<LoadProblem>) -> Catalog {
+        Self::index(activities, problems)
     }
 
     fn index(mut activities: Vec<Prepared>, mut problems: Vec<LoadProblem>) -> Catalog {

@@ -1,5 +1,6 @@
 //! Environmental attributes that conditions read: device, browser and OS from the User-Agent,
-//! the page and referrer URLs, and the visitor's local hour and day of week.
+//! the page and referrer URLs, the visitor's local hour and day of week, and geography
+//! ([`Geo`], from CDN headers or the caller; see [`crate::geo`]).
 //!
 //! The User-Agent rules are deliberately few and ordered (tokens that imply others come first:
 //! Samsung and Edge before Chrome, Chrome before Safari, iPad before Mac, Android before Linux).
@@ -8,6 +9,7 @@
 
 use serde::Serialize;
 
+pub use crate::geo::{Geo, GeoConfigError, GeoField, GeoHeaders, GeoValueError};
 use crate::time::civil_from_days;
 
 /// Kind of device.
@@ -391,6 +393,8 @@ pub struct Environment {
     pub device: UserAgent,
     /// The visitor's local time.
     pub time: LocalTime,
+    /// Where the visitor is (empty when nothing says).
+    pub geo: Geo,
 }
 
 impl Environment {
@@ -407,7 +411,14 @@ impl Environment {
             referrer: referrer.and_then(parse_url),
             device: parse_user_agent(user_agent),
             time: local_time(utc_ms, offset_minutes),
+            geo: Geo::default(),
         }
+    }
+
+    /// The same environment with the visitor's geography.
+    pub fn with_geo(mut self, geo: Geo) -> Self {
+        self.geo = geo;
+        self
     }
 }
 

@@ -1,16 +1,23 @@
 //! The activity model: what `projection` publishes as `activity` records and what the engine
 //! decides from. Field names are the wire contract (DESIGN.md, "Activity records"); this module
 //! only describes shapes, and [`crate::validate`] says whether an activity makes sense.
+//!
+//! The types also encode with bincode: the compiled form stored at publish time
+//! ([`crate::compiled`]). Any change to a field (added, removed, reordered, retyped) changes
+//! that layout: bump [`crate::compiled::FORMAT`] with it (a test pins the layout).
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use bincode::{Decode, Encode};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use vantage_bucketing::{Scheme, UnknownScheme};
 
+pub use crate::compiled::Offers;
+
 /// An activity: a campaign that answers some decision scopes with offers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
 #[serde(rename_all = "camelCase")]
 pub struct Activity {
     /// Stable id; also hashed into the bucket. Integers are accepted and kept as text.
@@ -101,7 +108,7 @@ fn is_zero(v: &f64) -> bool {
 }
 
 /// What kind of decision an activity makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode)]
 #[serde(rename_all = "lowercase")]
 pub enum ActivityType {
     /// A/B/n test: visitors are split by allocation.
@@ -113,7 +120,9 @@ pub enum ActivityType {
 }
 
 /// Lifecycle state of an activity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, Encode, Decode,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Being decided (within its date window).
@@ -133,7 +142,7 @@ pub enum Status {
 /// segment id and any other string is PQL; `{"segment": "<id>"}` and `{"pql": "<text>"}` say it
 /// explicitly. It is written back as a plain string for a segment and `{"pql": …}` for PQL. PQL
 /// is kept as text here; the PQL crate parses it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Encode, Decode)]
 pub enum Audience {
     /// Members of the segment with this id.
     Segment(String),
@@ -197,7 +206,7 @@ impl<'de> Deserialize<'de> for Audience {
 }
 
 /// How an activity buckets visitors (see `vantage-bucketing`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct Bucketing {
     /// Scheme name; kept as text so an unknown name is a validation problem, not a parse error.
     #[serde(default = "default_scheme")]
@@ -255,7 +264,7 @@ impl Bucketing {
 }
 
 /// One experience of an activity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
 pub struct Experience {
     /// Id, unique within the activity (Target uses "0", "1", …). Integers are kept as text.
     #[serde(deserialize_with = "string_or_integer")]
@@ -271,7 +280,7 @@ pub struct Experience {
     pub audience: Option<Audience>,
     /// What the experience shows.
     #[serde(default)]
-    pub offers: Vec<Offer>,
+    pub offers: Offers,
     /// The baseline that reports measure lift against (else the first experience).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub control: bool,
@@ -281,7 +290,8 @@ pub struct Experience {
 pub(crate) const EXPERIENCE_FIELDS: &[&str] =
     &["id", "name", "allocation", "audience", "offers", "control"];
 
-/// A content item to show, in one of the Web SDK schemas.
+/// A content item to show, in one of the Web SDK schemas. (Its bincode encoding is written by
+/// hand in [`crate::compiled`]: `data` is arbitrary JSON.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Offer {
     /// Id; becomes the proposition item's `id`. Integers are kept as text.
@@ -322,7 +332,7 @@ pub(crate) const OFFER_FIELDS: &[&str] = &[
 ];
 
 /// A frequency cap: at most `count` displays per profile per `per`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct Cap {
     /// Displays allowed in the window.
     pub count: u32,
@@ -334,7 +344,7 @@ pub struct Cap {
 pub(crate) const CAP_FIELDS: &[&str] = &["count", "per"];
 
 /// The window a frequency cap counts over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode)]
 #[serde(rename_all = "lowercase")]
 pub enum CapPeriod {
     /// A rolling hour.

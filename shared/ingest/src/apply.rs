@@ -55,10 +55,12 @@ pub fn apply<K: Kv + ?Sized>(
             scopes,
             json,
         } => {
-            if let (Some(validate), DefinitionStatus::Active) = (options.validate_activity, status)
-            {
-                validate(json).map_err(RecordError::Definition)?;
-            }
+            let compiled = match (options.compile_activity, status) {
+                (Some(compile), DefinitionStatus::Active) => {
+                    Some(compile(json).map_err(RecordError::Definition)?)
+                }
+                _ => None,
+            };
             let retired = *status == DefinitionStatus::Retired;
             let def = ActivityDefinition {
                 id: id.clone(),
@@ -72,7 +74,9 @@ pub fn apply<K: Kv + ?Sized>(
                 },
                 scopes: if retired { Vec::new() } else { scopes.clone() },
             };
-            changed(catalog::publish_activity(kv, &def, policy)?)
+            changed(catalog::publish_activity_compiled(
+                kv, &def, compiled, policy,
+            )?)
         }
     };
     Ok(outcome)

@@ -32,11 +32,13 @@ pub use view::{Error, delete_profile, profile_view};
 
 /// Compiles a segment's PQL at publish time into an opaque plan, or says why it cannot.
 pub type CompileSegment<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>, String>;
-/// Validates an activity definition against the activity schema.
-pub type ValidateActivity<'a> = &'a dyn Fn(&Value) -> Result<(), String>;
+/// Validates an activity definition against the activity schema and compiles it: `(format,
+/// compiled bytes)` for the model's compiled-activity record, or why it is refused.
+pub type CompileActivity<'a> = &'a dyn Fn(&Value) -> Result<(u32, Vec<u8>), String>;
 
 /// How to ingest: limits, retention policy, and the optional hooks of engines that are
-/// plugged in (without them, segment text is kept uncompiled and activities are stored as given).
+/// plugged in (without them, segment text is kept uncompiled and activities are stored as
+/// given, to be compiled from their source later).
 #[derive(Clone, Default)]
 pub struct Options<'a> {
     /// Request and record limits.
@@ -45,8 +47,9 @@ pub struct Options<'a> {
     pub policy: Policy,
     /// Compiles active segment expressions; a failure rejects the record.
     pub compile_segment: Option<CompileSegment<'a>>,
-    /// Validates active activity definitions; a failure rejects the record.
-    pub validate_activity: Option<ValidateActivity<'a>>,
+    /// Validates and compiles active activity definitions; a failure rejects the record. The
+    /// compiled form is stored with the definition (`vantage_decisioning::compile_hook`).
+    pub compile_activity: Option<CompileActivity<'a>>,
 }
 
 /// The answer to a projection request.

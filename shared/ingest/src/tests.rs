@@ -354,7 +354,7 @@ fn concurrent_ingest_of_one_stream_ends_in_one_state() {
 }
 
 #[test]
-fn hooks_compile_segments_and_validate_activities() {
+fn hooks_compile_segments_and_activities() {
     let kv = MemoryKv::new();
     let compile = |src: &str| {
         if src.contains("???") {
@@ -363,16 +363,16 @@ fn hooks_compile_segments_and_validate_activities() {
             Ok(src.len().to_le_bytes().to_vec())
         }
     };
-    let validate = |v: &Value| {
+    let compile_activity = |v: &Value| {
         if v.get("experiences").is_some() {
-            Ok(())
+            Ok((7, b"compiled".to_vec()))
         } else {
             Err("activity needs experiences".to_owned())
         }
     };
     let options = Options {
         compile_segment: Some(&compile),
-        validate_activity: Some(&validate),
+        compile_activity: Some(&compile_activity),
         ..Options::default()
     };
     let body = [
@@ -393,6 +393,10 @@ fn hooks_compile_segments_and_validate_activities() {
         Some(5usize.to_le_bytes().to_vec())
     );
     assert!(cat.get("bad").is_none());
+    // The compiled activity is stored next to its definition.
+    let compiled = catalog::compiled_activities(&kv, &["a1", "a2"]).unwrap();
+    assert!(matches!(&compiled[0], Some(Ok(c)) if c.format == 7 && c.plan == b"compiled"));
+    assert!(compiled[1].is_none());
 }
 
 /// A store where another writer updates a profile right after the batch path's CAS read of

@@ -6,6 +6,21 @@
 //! ignored, so replays and out-of-order publishes converge. Retiring keeps a small entry (the
 //! retirement time) so an older active record cannot bring a definition back. The catalog's
 //! `etag` changes exactly when its content does.
+//!
+//! Activities also have a request-time layout, derived from the catalog (which keeps every
+//! definition's JSON source) so a request reads only what concerns it and decodes no JSON:
+//!
+//! | key | value |
+//! |---|---|
+//! | `catalog/activity-index` | [`ActivityIndex`]: the active activities (id, source fingerprint) and their positions by scope, with the catalog `etag` it was built from |
+//! | `catalog/activity/{id}` | [`CompiledActivity`]: one activity in the decisioning engine's compiled form (opaque here), or a retired marker |
+//!
+//! Both are written with CAS and never replaced by a value derived from an older catalog (a
+//! lower `etag`), so concurrent and out-of-order publishers converge on the newest catalog.
+//! The compiler lives with the engine (`vantage-decisioning`: its compile hook fills
+//! [`publish_activity_compiled`] at ingest, and its `sync` derives the index); a reader that
+//! finds a compiled value it cannot use (another format, stale, missing) compiles that
+//! activity from the catalog's source instead.
 
 use std::collections::BTreeMap;
 
@@ -86,6 +101,124 @@ pub struct SegmentCatalog {
     pub segments: Vec<SegmentDefinition>,
 }
 impl Stored for SegmentCatalog {}
+
+/// The key of an activity's compiled form: `catalog/activity/{id}` (the id is everything after
+/// the second `/`).
+pub fn compiled_activity_key(id: &str) -> String {
+    format!("{COMPILED_ACTIVITY_PREFIX}{id}")
+}
+
+/// Prefix of the compiled activities.
+pub const COMPILED_ACTIVITY_PREFIX: &str = "catalog/activity/";
+/// The request-time activity index.
+pub const ACTIVITY_INDEX: &str = "catalog/activity-index";
+
+/// FNV-1a 64 of a definition's source text: tells two versions of a definition apart (a content
+/// fingerprint, not a security boundary: definitions come from the authenticated hub).
+pub fn source_fingerprint(source: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in source.as_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// One activity compiled at publish time (`catalog/activity/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct CompiledActivity {
+    /// Its id.
+    pub id: String,
+    /// The `etag` of the catalog this was derived from; a write never replaces a higher one.
+    pub etag: u64,
+    /// [`source_fingerprint`] of the definition it was compiled from.
+    pub source: u64,
+    /// Active, or retired (then `plan` is empty).
+    pub status: DefinitionStatus,
+    /// The compiler's format: a reader decodes only a format it knows, and compiles the
+    /// source itself otherwise.
+    pub format: u32,
+    /// The compiled form (opaque here).
+    pub plan: Vec<u8>,
+}
+impl Stored for CompiledActivity {}
+
+/// One active activity in the [`ActivityIndex`].
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct IndexEntry {
+    /// Its id (its compiled form is under [`compiled_activity_key`]).
+    pub id: String,
+    /// [`source_fingerprint`] of the active definition.
+    pub source: u64,
+}
+
+/// The request-time activity index (`catalog/activity-index`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Encode, Decode)]
+pub struct ActivityIndex {
+    /// The catalog `etag` it was built from (first field: read without decoding the rest).
+    pub etag: u64,
+    /// The active activities, sorted by id.
+    pub entries: Vec<IndexEntry>,
+    /// Scope → positions in `entries` of the activities answering it (sorted).
+    pub by_scope: BTreeMap<String, Vec<u32>>,
+}
+impl Stored for ActivityIndex {}
+
+impl ActivityIndex {
+    /// The index of `defs` (the active ones among them) as of catalog `etag`.
+    pub fn build<'d>(etag: u64, defs: impl IntoIterator<Item = &'d ActivityDefinition>) -> Self {
+        let mut active: Vec<&ActivityDefinition> = defs
+            .into_iter()
+            .filter(|d| d.status == DefinitionStatus::Active)
+            .collect();
+        active.sort_by(|a, b| a.id.cmp(&b.id));
+        active.dedup_by(|a, b| a.id == b.id);
+        let mut index = ActivityIndex {
+            etag,
+            ..ActivityIndex::default()
+        };
+        for def in active {
+            let Ok(position) = u32::try_from(index.entries.len()) else {
+                break;
+            };
+            for scope in &def.scopes {
+                let list = index.by_scope.entry(scope.clone()).or_default();
+                if list.last() != Some(&position) {
+                    list.push(position);
+                }
+            }
+            index.entries.push(IndexEntry {
+                id: def.id.clone(),
+                source: source_fingerprint(&def.json),
+            });
+        }
+        index
+    }
+
+    /// The entry of `id`, if it is active.
+    pub fn get(&self, id: &str) -> Option<&IndexEntry> {
+        self.entries
+            .binary_search_by(|e| e.id.as_str().cmp(id))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
+    /// The entries answering any of `scopes`, each once, in id order.
+    pub fn for_scopes<'s>(&'s self, scopes: &[String]) -> Vec<&'s IndexEntry> {
+        let mut positions: Vec<u32> = scopes
+            .iter()
+            .filter_map(|s| self.by_scope.get(s))
+            .flatten()
+            .copied()
+            .collect();
+        positions.sort_unstable();
+        positions.dedup();
+        positions
+            .into_iter()
+            .filter_map(|p| self.entries.get(p as usize))
+            .collect()
+    }
+}
 
 /// Every activity definition, sorted by id, with an index by scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Encode, Decode)]
@@ -180,7 +313,7 @@ pub fn publish_segment<K: Kv + ?Sized>(
     def: &SegmentDefinition,
     policy: &Policy,
 ) -> Result<bool> {
-    modify(
+    let written = modify(
         kv,
         keys::SEGMENT_CATALOG,
         policy,
@@ -211,7 +344,8 @@ pub fn publish_segment<K: Kv + ?Sized>(
                 }
             }
         },
-    )
+    )?;
+    Ok(written.is_some())
 }
 
 /// Stores a compiled plan for segment `id` as published at `timestamp` (a later publish has
@@ -223,7 +357,7 @@ pub fn set_segment_plan<K: Kv + ?Sized>(
     plan: Vec<u8>,
     policy: &Policy,
 ) -> Result<bool> {
-    modify(
+    let written = modify(
         kv,
         keys::SEGMENT_CATALOG,
         policy,
@@ -238,7 +372,8 @@ pub fn set_segment_plan<K: Kv + ?Sized>(
             }
             _ => false,
         },
-    )
+    )?;
+    Ok(written.is_some())
 }
 
 /// Publishes (or retires) an activity definition. Returns whether the catalog changed.
@@ -247,6 +382,131 @@ pub fn publish_activity<K: Kv + ?Sized>(
     def: &ActivityDefinition,
     policy: &Policy,
 ) -> Result<bool> {
+    Ok(publish_activity_etag(kv, def, policy)?.is_some())
+}
+
+/// Publishes (or retires) an activity definition together with its compiled form `(format,
+/// plan)`: when the catalog changed, the compiled value (a retired marker for a retirement) is
+/// written as of the new catalog `etag`. Returns whether the catalog changed.
+pub fn publish_activity_compiled<K: Kv + ?Sized>(
+    kv: &K,
+    def: &ActivityDefinition,
+    compiled: Option<(u32, Vec<u8>)>,
+    policy: &Policy,
+) -> Result<bool> {
+    let Some(etag) = publish_activity_etag(kv, def, policy)? else {
+        return Ok(false);
+    };
+    let record = match (def.status, compiled) {
+        (DefinitionStatus::Active, Some((format, plan))) => CompiledActivity {
+            id: def.id.clone(),
+            etag,
+            source: source_fingerprint(&def.json),
+            status: DefinitionStatus::Active,
+            format,
+            plan,
+        },
+        (DefinitionStatus::Retired, _) => CompiledActivity {
+            id: def.id.clone(),
+            etag,
+            source: 0,
+            status: DefinitionStatus::Retired,
+            format: 0,
+            plan: Vec::new(),
+        },
+        // Nothing compiled: the index sync compiles it from the catalog.
+        (DefinitionStatus::Active, None) => return Ok(true),
+    };
+    write_compiled_activity(kv, &record, policy)?;
+    Ok(true)
+}
+
+/// Writes a compiled activity unless the stored one was derived from a catalog at least as new
+/// (a value that does not decode is replaced). Returns whether it wrote.
+pub fn write_compiled_activity<K: Kv + ?Sized>(
+    kv: &K,
+    record: &CompiledActivity,
+    policy: &Policy,
+) -> Result<bool> {
+    let key = compiled_activity_key(&record.id);
+    let bytes = codec::encode(record).map_err(|source| Error::Codec {
+        key: key.clone(),
+        source,
+    })?;
+    let written = vantage_kv::update(kv, &key, policy.cas_retries, |cur| {
+        let newer_stored = cur
+            .and_then(|b| codec::decode::<CompiledActivity>(b).ok())
+            .is_some_and(|c| c.etag >= record.etag);
+        Ok::<_, Error>((!newer_stored).then(|| bytes.clone()))
+    })?;
+    Ok(written.is_some())
+}
+
+/// Writes the activity index unless the stored one was built from a catalog at least as new (a
+/// value that does not decode is replaced). Returns whether it wrote.
+pub fn write_activity_index<K: Kv + ?Sized>(
+    kv: &K,
+    index: &ActivityIndex,
+    policy: &Policy,
+) -> Result<bool> {
+    let bytes = codec::encode(index).map_err(|source| Error::Codec {
+        key: ACTIVITY_INDEX.to_owned(),
+        source,
+    })?;
+    let written = vantage_kv::update(kv, ACTIVITY_INDEX, policy.cas_retries, |cur| {
+        let newer_stored = cur.and_then(etag_of).is_some_and(|e| e >= index.etag);
+        Ok::<_, Error>((!newer_stored).then(|| bytes.clone()))
+    })?;
+    Ok(written.is_some())
+}
+
+/// Reads the activity index (`None` when none was built). A stored index that does not decode
+/// (another codec version) is an error; readers fall back to the catalog then.
+pub fn activity_index<K: Kv + ?Sized>(kv: &K) -> Result<Option<ActivityIndex>> {
+    match kv.get(ACTIVITY_INDEX)? {
+        None => Ok(None),
+        Some(bytes) => codec::decode(&bytes)
+            .map(Some)
+            .map_err(|source| Error::Codec {
+                key: ACTIVITY_INDEX.to_owned(),
+                source,
+            }),
+    }
+}
+
+/// Reads the compiled forms of `ids` in one batch, in order: `None` where there is none, an
+/// error where the stored value does not decode.
+pub fn compiled_activities<K: Kv + ?Sized>(
+    kv: &K,
+    ids: &[&str],
+) -> Result<Vec<Option<Result<CompiledActivity, codec::CodecError>>>> {
+    let keys: Vec<String> = ids.iter().map(|id| compiled_activity_key(id)).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    Ok(kv
+        .get_many(&refs)?
+        .into_iter()
+        .map(|v| v.map(|bytes| codec::decode(&bytes)))
+        .collect())
+}
+
+/// The `etag` of an encoded segment catalog, activity catalog or activity index (each has it as
+/// its first field) without decoding the rest; `None` for another codec version or garbage.
+pub fn etag_of(bytes: &[u8]) -> Option<u64> {
+    let (&version, body) = bytes.split_first()?;
+    if version != codec::VERSION {
+        return None;
+    }
+    bincode::decode_from_slice::<u64, _>(body, bincode::config::standard())
+        .ok()
+        .map(|(etag, _)| etag)
+}
+
+/// [`publish_activity`], returning the new catalog etag when it changed.
+fn publish_activity_etag<K: Kv + ?Sized>(
+    kv: &K,
+    def: &ActivityDefinition,
+    policy: &Policy,
+) -> Result<Option<u64>> {
     modify(
         kv,
         keys::ACTIVITY_CATALOG,
@@ -283,8 +543,8 @@ fn read<K: Kv + ?Sized, T: Stored + Default>(kv: &K, key: &str) -> Result<T> {
 }
 
 /// CAS read-modify-write of a catalog; `f` says whether it changed it. The etag is bumped on
-/// change.
-fn modify<K, T, F>(kv: &K, key: &str, policy: &Policy, mut f: F) -> Result<bool>
+/// change; returns the etag written, `None` when nothing changed.
+fn modify<K, T, F>(kv: &K, key: &str, policy: &Policy, mut f: F) -> Result<Option<u64>>
 where
     K: Kv + ?Sized,
     T: Stored + Default + Etagged,
@@ -294,6 +554,7 @@ where
         key: key.to_owned(),
         source,
     };
+    let mut etag = 0;
     let written = vantage_kv::update(kv, key, policy.cas_retries, |cur| {
         let mut cat: T = match cur {
             None => T::default(),
@@ -302,23 +563,26 @@ where
         if !f(&mut cat) {
             return Ok(None);
         }
-        cat.bump();
+        etag = cat.bump();
         codec::encode(&cat).map(Some).map_err(codec_err)
     })?;
-    Ok(written.is_some())
+    Ok(written.map(|_| etag))
 }
 
 trait Etagged {
-    fn bump(&mut self);
+    /// Bumps the etag and returns the new one.
+    fn bump(&mut self) -> u64;
 }
 impl Etagged for SegmentCatalog {
-    fn bump(&mut self) {
+    fn bump(&mut self) -> u64 {
         self.etag = self.etag.wrapping_add(1);
+        self.etag
     }
 }
 impl Etagged for ActivityCatalog {
-    fn bump(&mut self) {
+    fn bump(&mut self) -> u64 {
         self.etag = self.etag.wrapping_add(1);
+        self.etag
     }
 }
 
@@ -413,5 +677,106 @@ mod tests {
         let cat = activities(&kv).unwrap();
         assert_eq!(cat.for_scope("cart").count(), 0);
         assert_eq!(cat.active().count(), 1);
+    }
+
+    fn act(id: &str, ts: i64, status: DefinitionStatus, scopes: &[&str]) -> ActivityDefinition {
+        ActivityDefinition {
+            id: id.into(),
+            timestamp: ts,
+            status,
+            json: format!("{{\"id\":\"{id}\",\"ts\":{ts}}}"),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn compiled_activities_follow_the_newest_catalog() {
+        let kv = MemoryKv::new();
+        let p = Policy::default();
+        use DefinitionStatus::*;
+        let v2 = act("a", 20, Active, &["s"]);
+        assert!(publish_activity_compiled(&kv, &v2, Some((1, b"v2".to_vec())), &p).unwrap());
+        // An older version changes nothing, compiled or not.
+        let v1 = act("a", 10, Active, &["s"]);
+        assert!(!publish_activity_compiled(&kv, &v1, Some((1, b"v1".to_vec())), &p).unwrap());
+        let stored = compiled_activities(&kv, &["a", "b"]).unwrap();
+        let Some(Ok(a)) = &stored[0] else {
+            panic!("{stored:?}")
+        };
+        assert_eq!(
+            (a.plan.as_slice(), a.source, a.format),
+            (&b"v2"[..], source_fingerprint(&v2.json), 1)
+        );
+        assert!(stored[1].is_none());
+        // A value derived from an older catalog never replaces a newer one.
+        let stale = CompiledActivity {
+            etag: a.etag - 1,
+            plan: b"stale".to_vec(),
+            ..a.clone()
+        };
+        assert!(!write_compiled_activity(&kv, &stale, &p).unwrap());
+        // Garbage is replaced.
+        kv.set(&compiled_activity_key("a"), b"\xff").unwrap();
+        assert!(write_compiled_activity(&kv, &stale, &p).unwrap());
+        // Retiring writes a marker.
+        assert!(publish_activity_compiled(&kv, &act("a", 30, Retired, &[]), None, &p).unwrap());
+        let stored = compiled_activities(&kv, &["a"]).unwrap();
+        assert!(matches!(&stored[0], Some(Ok(c)) if c.status == Retired && c.plan.is_empty()));
+        // Nothing compiled: only the catalog changes.
+        assert!(publish_activity_compiled(&kv, &act("b", 1, Active, &["s"]), None, &p).unwrap());
+        assert!(compiled_activities(&kv, &["b"]).unwrap()[0].is_none());
+    }
+
+    #[test]
+    fn the_activity_index_lists_active_activities_by_scope() {
+        let kv = MemoryKv::new();
+        let p = Policy::default();
+        use DefinitionStatus::*;
+        for d in [
+            act("b", 1, Active, &["s1", "s2"]),
+            act("a", 1, Active, &["s1"]),
+            act("c", 1, Active, &["s3"]),
+            act("c", 2, Retired, &[]),
+        ] {
+            publish_activity(&kv, &d, &p).unwrap();
+        }
+        let cat = activities(&kv).unwrap();
+        let index = ActivityIndex::build(cat.etag, &cat.activities);
+        let ids = |es: Vec<&IndexEntry>| es.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(index.for_scopes(&["s1".into()])), ["a", "b"]);
+        assert_eq!(
+            ids(index.for_scopes(&["s2".into(), "s1".into()])),
+            ["a", "b"]
+        );
+        assert!(index.for_scopes(&["s3".into()]).is_empty());
+        assert!(index.get("c").is_none());
+        assert_eq!(
+            index.get("a").map(|e| e.source),
+            Some(source_fingerprint(&cat.get("a").unwrap().json))
+        );
+        assert_eq!(activity_index(&kv).unwrap(), None);
+        assert!(write_activity_index(&kv, &index, &p).unwrap());
+        assert_eq!(activity_index(&kv).unwrap().as_ref(), Some(&index));
+        // Never replaced by an older one; a newer one replaces it.
+        let older = ActivityIndex {
+            etag: index.etag - 1,
+            ..ActivityIndex::default()
+        };
+        assert!(!write_activity_index(&kv, &older, &p).unwrap());
+        let newer = ActivityIndex {
+            etag: index.etag + 1,
+            ..ActivityIndex::default()
+        };
+        assert!(write_activity_index(&kv, &newer, &p).unwrap());
+        // The etag is read without decoding the rest; another version is an error to readers.
+        let bytes = kv.get(ACTIVITY_INDEX).unwrap().unwrap();
+        assert_eq!(etag_of(&bytes), Some(index.etag + 1));
+        assert_eq!(
+            etag_of(&kv.get(keys::ACTIVITY_CATALOG).unwrap().unwrap()),
+            Some(cat.etag)
+        );
+        kv.set(ACTIVITY_INDEX, &[codec::VERSION + 1, 0]).unwrap();
+        assert_eq!(etag_of(&[codec::VERSION + 1, 0]), None);
+        assert!(matches!(activity_index(&kv), Err(Error::Codec { .. })));
     }
 }

@@ -174,9 +174,8 @@ pub fn environment_json(env: &Environment) -> Value {
 
 /// `placeContext.geo` of the context event, in XDM's shape (`countryCode`, `stateProvince` as
 /// ISO 3166-2 `DE-BY`, `city`, `postalCode`, `_schema.latitude/longitude`); `None` when
-/// nothing is known.
-fn xdm_geo(env: &Environment) -> Option<Value> {
-    let g = &env.geo;
+/// nothing is known. The collect component writes the same into the events it records.
+pub fn xdm_geo(g: &vantage_decisioning::context::Geo) -> Option<Value> {
     if g.is_empty() {
         return None;
     }
@@ -218,7 +217,7 @@ fn web_json(env: &Environment) -> Value {
 fn context_xdm(env: &Environment, user_agent: &str) -> Value {
     let mut xdm = json!({"eventType": CONTEXT_EVENT_TYPE, "web": web_json(env),
         "environment": {"browserDetails": {"userAgent": user_agent}}});
-    if let Some(geo) = xdm_geo(env) {
+    if let Some(geo) = xdm_geo(&env.geo) {
         xdm["placeContext"] = json!({"geo": geo});
     }
     xdm

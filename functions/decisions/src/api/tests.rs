@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 use vantage_kv::MemoryKv;
-use vantage_model::catalog::{ActivityDefinition, DefinitionStatus, publish_activity};
+use vantage_model::catalog::{
+    ActivityDefinition, DefinitionStatus, publish_activity, publish_activity_compiled,
+};
 
 use super::*;
 
@@ -11,23 +13,35 @@ const API: &str = "api-secret";
 const ADMIN: &str = "admin-secret";
 const ECID: &str = "12345678901234567890123456789012345678";
 
-fn tokens() -> Tokens<'static> {
-    Tokens {
+fn tokens() -> Variables<'static> {
+    Variables {
         api: Some(API),
         admin: Some(ADMIN),
+        geo_headers: None,
     }
 }
 
-fn publish(kv: &MemoryKv, v: Value) {
-    let a = vantage_decisioning::parse_activity_value(&v).unwrap();
-    let def = ActivityDefinition {
+fn definition(v: &Value) -> ActivityDefinition {
+    let a = vantage_decisioning::parse_activity_value(v).unwrap();
+    ActivityDefinition {
         id: a.id.clone(),
         timestamp: 1,
         status: DefinitionStatus::Active,
         json: serde_json::to_string(&a).unwrap(),
         scopes: a.scopes.clone(),
-    };
-    publish_activity(kv, &def, &Policy::default()).unwrap();
+    }
+}
+
+/// Publishes as projection does: compiled at ingest, then the index synced.
+fn publish(kv: &MemoryKv, v: Value) {
+    let compiled = vantage_decisioning::compile_hook(&v).unwrap();
+    publish_activity_compiled(kv, &definition(&v), Some(compiled), &Policy::default()).unwrap();
+    vantage_decisioning::sync(kv, &Policy::default()).unwrap();
+}
+
+/// Publishes the JSON source only, as a build before compiled activities did (no index).
+fn publish_source_only(kv: &MemoryKv, v: Value) {
+    publish_activity(kv, &definition(&v), &Policy::default()).unwrap();
 }
 
 fn dom(id: &str) -> Value {
@@ -43,14 +57,32 @@ fn call_raw(
     body: &[u8],
     now: i64,
 ) -> Reply {
+    call_with(kv, method, path, auth, &[], tokens(), body, now)
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a test helper mirroring every input"
+)]
+fn call_with(
+    kv: &MemoryKv,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    headers: &[(&str, &str)],
+    vars: Variables<'_>,
+    body: &[u8],
+    now: i64,
+) -> Reply {
     let header = auth.map(|t| format!("Bearer {t}"));
     let req = Request {
         method,
         path,
         authorization: header.as_deref(),
+        headers,
         body,
     };
-    handle(&req, tokens(), || Ok::<_, vantage_kv::Error>(kv), now)
+    handle(&req, vars, || Ok::<_, vantage_kv::Error>(kv), now)
 }
 
 fn call(kv: &MemoryKv, method: &str, path: &str, auth: &str, body: Value) -> (u16, Value) {
@@ -146,11 +178,13 @@ fn authentication() {
         method: "POST",
         path: DECISIONS_PATH,
         authorization: Some("Bearer x"),
+        headers: &[],
         body: body.as_bytes(),
     };
-    let closed = Tokens {
+    let closed = Variables {
         api: None,
         admin: Some(ADMIN),
+        geo_headers: None,
     };
     let r = handle(&req, closed, || Ok::<_, vantage_kv::Error>(&kv), NOW);
     assert_eq!(r.status, 503);
@@ -427,4 +461,151 @@ fn explain_and_pql_audience() {
         json!({"identityMap": {"ECID": [{"id": ECID}]}, "activityId": "nope"}),
     );
     assert_eq!(s, 404);
+}
+
+fn geo_activity(kv: &MemoryKv) {
+    publish(
+        kv,
+        json!({"id": "de-only", "activityType": "ab", "scopes": ["geo"],
+            "audience": {"pql": "environment.geo.country = \"DE\""},
+            "experiences": [{"id": "0", "allocation": 100, "offers": [dom("de")]}]}),
+    );
+}
+
+fn geo_call(
+    kv: &MemoryKv,
+    headers: &[(&str, &str)],
+    geo_headers: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let vars = Variables {
+        geo_headers,
+        ..tokens()
+    };
+    let r = call_with(
+        kv,
+        "POST",
+        DECISIONS_PATH,
+        Some(API),
+        headers,
+        vars,
+        body.to_string().as_bytes(),
+        NOW,
+    );
+    (
+        r.status,
+        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+    )
+}
+
+fn activities_of(v: &Value) -> Vec<String> {
+    v["propositions"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .filter_map(|p| {
+                    p["scopeDetails"]["activity"]["id"]
+                        .as_str()
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn geography_from_cdn_headers() {
+    let kv = MemoryKv::new();
+    geo_activity(&kv);
+    let body = decide_body(ECID, &["geo"]);
+    let (s, v) = geo_call(&kv, &[("cf-ipcountry", "DE")], None, body.clone());
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(activities_of(&v), ["de-only"]);
+    let (_, v) = geo_call(&kv, &[("cf-ipcountry", "FR")], None, body.clone());
+    assert!(activities_of(&v).is_empty(), "{v}");
+    let (_, v) = geo_call(
+        &kv,
+        &[("cloudfront-viewer-country", "de")],
+        None,
+        body.clone(),
+    );
+    assert_eq!(activities_of(&v), ["de-only"]);
+    let (_, v) = geo_call(&kv, &[], None, body.clone());
+    assert!(activities_of(&v).is_empty());
+    // A configured mapping: only its headers count.
+    let mapping = Some("country=x-geo-country");
+    let (_, v) = geo_call(&kv, &[("x-geo-country", "DE")], mapping, body.clone());
+    assert_eq!(activities_of(&v), ["de-only"]);
+    let (_, v) = geo_call(&kv, &[("cf-ipcountry", "DE")], mapping, body.clone());
+    assert!(activities_of(&v).is_empty());
+    let (_, v) = geo_call(&kv, &[("cf-ipcountry", "DE")], Some("none"), body.clone());
+    assert!(activities_of(&v).is_empty());
+    // A mapping that does not parse is a server error naming the variable.
+    let (s, p) = geo_call(&kv, &[("cf-ipcountry", "DE")], Some("cuntry=x"), body);
+    assert_eq!(s, 500);
+    assert!(p["detail"].as_str().unwrap().contains("geo_headers"), "{p}");
+}
+
+#[test]
+fn geography_from_the_body_wins_over_headers() {
+    let kv = MemoryKv::new();
+    geo_activity(&kv);
+    let mut body = decide_body(ECID, &["geo"]);
+    body["context"]["geo"] = json!({"country": "DE", "city": "Berlin"});
+    let (_, v) = geo_call(&kv, &[("cf-ipcountry", "FR")], None, body.clone());
+    assert_eq!(activities_of(&v), ["de-only"]);
+    body["context"]["geo"] = json!({"country": "FR"});
+    let (_, v) = geo_call(&kv, &[("cf-ipcountry", "DE")], None, body.clone());
+    assert!(activities_of(&v).is_empty());
+    body["context"]["geo"] = json!({"country": "Deutschland"});
+    let (s, p) = geo_call(&kv, &[], None, body);
+    assert_eq!(s, 400);
+    assert!(p["detail"].as_str().unwrap().contains("geo.country"), "{p}");
+}
+
+#[test]
+fn stores_without_compiled_activities_are_served_from_the_source() {
+    let kv = MemoryKv::new();
+    publish_source_only(
+        &kv,
+        json!({"id": "hero", "activityType": "ab", "scopes": ["__view__"],
+            "experiences": [{"id": "0", "allocation": 100, "offers": [dom("a")]}]}),
+    );
+    assert!(
+        !vantage_decisioning::Activities::open(&kv)
+            .unwrap()
+            .is_compiled()
+    );
+    let (s, v) = call(
+        &kv,
+        "POST",
+        DECISIONS_PATH,
+        API,
+        decide_body(ECID, &["__view__"]),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(activities_of(&v), ["hero"]);
+    let (s, _) = call(
+        &kv,
+        "GET",
+        "/v1/reports/activities/hero",
+        ADMIN,
+        json!(null),
+    );
+    assert_eq!(s, 200);
+    // Once synced, the same answer from the compiled form.
+    vantage_decisioning::sync(&kv, &Policy::default()).unwrap();
+    assert!(
+        vantage_decisioning::Activities::open(&kv)
+            .unwrap()
+            .is_compiled()
+    );
+    let (_, w) = call(
+        &kv,
+        "POST",
+        DECISIONS_PATH,
+        API,
+        decide_body(ECID, &["__view__"]),
+    );
+    assert_eq!(w["propositions"], v["propositions"]);
 }

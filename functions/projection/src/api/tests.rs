@@ -265,6 +265,14 @@ fn activities_are_validated() {
     assert_eq!(report["rejected"][1]["line"], 3);
     let error = report["rejected"][1]["error"].as_str().unwrap();
     assert!(error.contains("line 1, column 10"), "{error}");
+    // The accepted activity is compiled and indexed: requests read it without JSON.
+    let store = vantage_decisioning::Activities::open(&kv).unwrap();
+    assert!(store.is_compiled());
+    let catalog = store.for_scopes(&kv, &["__view__".to_owned()]).unwrap();
+    assert_eq!(
+        catalog.get("hero-test").map(|p| p.activity.name.as_str()),
+        Some("Homepage hero")
+    );
 }
 
 #[test]
