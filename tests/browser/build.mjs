@@ -30,6 +30,9 @@ await build({
   outfile: join(out, "app.js"),
   bundle: true,
   format: "iife",
+  // alloy's option checks assign to read-only properties, which only throws (as alloy expects)
+  // in strict mode; a sloppy-mode bundle breaks applyPropositions.
+  banner: { js: '"use strict";' },
   platform: "browser",
   target: ["chrome100"],
   sourcemap: true,
