@@ -95,18 +95,37 @@ load() {
     --method POST --bodies "$data/bodies.ndjson" \
     --header 'content-type: text/plain; charset=UTF-8' --header 'origin: https://shop.example' \
     --header 'user-agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36' \
-    --connections "$connections" --threads 1 "$@"
+    --threads 1 "$@"
 }
 echo "warming every visitor once…" >&2
-load --warmup-secs 0 --duration-secs 10 --label warm >/dev/null
+load --connections "$connections" --warmup-secs 0 --duration-secs 10 --label warm >/dev/null
+# Server latency from the host's access log (duration_us of each collect request), one
+# connection (the pipeline's own latency) and then $connections (throughput).
+server_us() {
+  tail -n +"$(( $1 + 1 ))" "$tmp/up.log" | grep 'component=collect' | grep -o 'duration_us=[0-9]*' | cut -d= -f2 | tr '\n' ' '
+}
+echo "measuring ${seconds}s with 1 connection…" >&2
+mark=$(wc -l < "$tmp/up.log")
+one_json=$(load --connections 1 --warmup-secs 1 --duration-secs "$seconds" --label one)
+one_server=$(server_us "$mark")
 echo "measuring ${seconds}s with $connections connections…" >&2
-host_json=$(load --warmup-secs 2 --duration-secs "$seconds" --label interact)
+mark=$(wc -l < "$tmp/up.log")
+host_json=$(load --connections "$connections" --warmup-secs 2 --duration-secs "$seconds" --label interact)
+many_server=$(server_us "$mark")
 outbox=$(curl -s "http://127.0.0.1:$port/v1/outbox/stats" -H "authorization: Bearer $token")
 
-python3 - "$host_json" "$native_line" "$profiles" "$outbox" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+python3 - "$host_json" "$native_line" "$profiles" "$outbox" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+  "$one_json" "$one_server" "$many_server" "$connections" <<'PY'
 import json, re, sys
-host, native, profiles, outbox, load = sys.argv[1:]
+host, native, profiles, outbox, load, one, one_server, many_server, conns = sys.argv[1:]
 h = json.loads(host)
+o = json.loads(one)
+def pct(text, q):
+    v = sorted(int(x) for x in text.split())
+    return v[min(len(v) - 1, round((len(v) - 1) * q))] if v else float("nan")
+print(f"interact, 1 connection: {o['rps']:.0f} req/s; server (access log) p50 {pct(one_server, .5)} µs, "
+      f"p99 {pct(one_server, .99)} µs; client p50 {o['p50_us']:.0f} µs, p99 {o['p99_us']:.0f} µs")
+print(f"interact, {conns} connections: server (access log) p50 {pct(many_server, .5)} µs, p99 {pct(many_server, .99)} µs")
 m = re.search(r"median (\d+) µs, p99 (\d+) µs", native)
 nat_med, nat_p99 = float(m.group(1)), float(m.group(2))
 print(f"interact through vantage up: {h['rps']:.0f} req/s, p50 {h['p50_us']:.0f} µs, p99 {h['p99_us']:.0f} µs, "

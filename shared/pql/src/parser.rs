@@ -809,16 +809,37 @@ impl Parser<'_> {
 
     fn aggregate(&mut self, kind: QueryKindWord) -> PResult<Expr> {
         // The value names variables that are bound later (`sum X.price over X from …`), so
-        // bring those names into scope before parsing it.
+        // bring those names into scope before parsing it: a `W from` that starts one of this
+        // aggregate's bindings (right after `over` or a comma, at its own nesting level, before
+        // any other query at that level), not one of a query nested in or after the aggregate.
         let base = self.scope.len();
         let mut depth = 0i32;
         let mut seen_over = false;
+        let mut starts_binding = false;
         for k in self.pos..self.toks.len() {
+            let mut next_starts = false;
             match &self.toks[k].tok {
                 Tok::LParen | Tok::LBracket => depth += 1,
                 Tok::RParen | Tok::RBracket => depth -= 1,
-                Tok::Ident(w) if w == "over" && depth == 0 => seen_over = true,
-                Tok::Ident(w) if seen_over && !is_reserved(w) => {
+                // Another query at this level: what follows (its `over`, its commas) is
+                // its own, not ours.
+                Tok::Ident(w)
+                    if seen_over
+                        && depth == 0
+                        && matches!(w.as_str(), "over" | "select" | "exists" | "forall")
+                        && !matches!(
+                            k.checked_sub(1).map(|j| &self.toks[j].tok),
+                            Some(Tok::Dot)
+                        ) =>
+                {
+                    break;
+                }
+                Tok::Ident(w) if w == "over" && depth == 0 => {
+                    seen_over = true;
+                    next_starts = true;
+                }
+                Tok::Comma if seen_over && depth == 0 => next_starts = true,
+                Tok::Ident(w) if starts_binding && !is_reserved(w) => {
                     if matches!(self.toks.get(k + 1).map(|t| &t.tok), Some(Tok::Ident(f)) if f == "from")
                     {
                         self.scope.push(w.clone());
@@ -826,6 +847,7 @@ impl Parser<'_> {
                 }
                 _ => {}
             }
+            starts_binding = next_starts;
             if depth < 0 {
                 break;
             }
@@ -1243,6 +1265,41 @@ mod tests {
         assert_eq!(err(&calls).kind, ErrorKind::Limit);
         let long = "a".repeat(MAX_SOURCE_LEN + 1);
         assert_eq!(err(&long).kind, ErrorKind::Limit);
+    }
+
+    /// Found by `cargo fuzz run parse` in CI: an aggregate's value took `Y` for a variable
+    /// because a query nested later in the text binds `Y`; printed with parentheses around
+    /// the aggregate, the same text read `Y` as a field. Only the aggregate's own bindings
+    /// (after `over` or a comma, at its level) bind names in its value.
+    #[test]
+    fn an_aggregate_binds_only_its_own_variables() {
+        let cases = [
+            "sum X.a + Y.b over X from xEvent.items and Y.c occurs < 2 weeks after (sum X.a + Y.b over X from xEvent, Y from xEvent)",
+            "sum X.a + Y.b over X from xEvent where X.a > 1, Y from xEvent > 2",
+            "(sum X.a + Y.b over X from xEvent) > 1 and (sum Y.b over Y from xEvent) > 2",
+            include_str!("../fuzz/seeds/crash-parse-aggregate-scope.pql"),
+        ];
+        for src in cases {
+            let tree = p(src);
+            let text = print(&tree);
+            assert_eq!(parse(&text).ok(), Some(tree), "{src} printed as {text}");
+        }
+        let tree = p(cases[0]);
+        let text = print(&tree);
+        assert!(text.contains("Y.b over X from xEvent.items"), "{text}");
+        // In the first aggregate `Y` is a field (nothing binds it there); in the second, a variable.
+        let Expr::And(parts) = &tree else {
+            panic!("{tree:?}")
+        };
+        let Expr::Query(q) = &parts[0] else {
+            panic!("{:?}", parts[0])
+        };
+        let QueryKind::Sum(Expr::Binary { rhs, .. }) = &q.kind else {
+            panic!("{q:?}")
+        };
+        assert!(
+            matches!(&**rhs, Expr::Path(Path { base: Base::Implicit(0), fields }) if fields[0] == "Y")
+        );
     }
 
     /// Found by `cargo fuzz run parse` (`fuzz/seeds/crash-parse-*.pql`): the printer writes
