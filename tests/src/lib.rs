@@ -381,3 +381,21 @@ pub fn port_443_lock() -> std::fs::File {
         .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
     file
 }
+
+/// Now, ms since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// RFC 3339 (UTC, milliseconds) of `ms`, as records and events carry time.
+pub fn rfc3339(ms: i64) -> String {
+    vantage_model::time::format_rfc3339(ms)
+}
+
+/// RFC 3339 of `now - ago_ms`.
+pub fn ago(ago_ms: i64) -> String {
+    rfc3339(now_ms() - ago_ms)
+}

@@ -24,14 +24,14 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use tokio_rustls::rustls;
 use vantage_tests::components::{ALL, REPO_ROOT};
-use vantage_tests::{Resp, Setup, TempDir};
+use vantage_tests::{Resp, Setup, TempDir, ago as ts};
 
 const ORG_ID: &str = "0123456789ABCDEF01234567@AdobeOrg";
 const ADMIN_TOKEN: &str = "browser-test-admin";
@@ -317,36 +317,6 @@ fn manifest() -> String {
         text = text.replace(&format!("\"{source}\""), &format!("{path:?}"));
     }
     text
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// RFC 3339 of `now - ago_ms`.
-fn ts(ago_ms: i64) -> String {
-    let ms = now_ms() - ago_ms;
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
 }
 
 /// An A/B activity on the page (`__view__`): each experience replaces `#hero`.

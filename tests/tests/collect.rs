@@ -129,34 +129,9 @@ fn page_view(url: &str) -> Value {
     json!({"xdm": {"eventType": "web.webpagedetails.pageViews",
                    "web": {"webPageDetails": {"URL": url}, "webReferrer": {"URL": ""}},
                    "placeContext": {"localTimezoneOffset": -60},
-                   "timestamp": now_rfc3339()},
+                   "timestamp": vantage_tests::ago(0)},
            "query": {"personalization": {"schemas": [DOM], "decisionScopes": ["__view__"],
                                          "surfaces": ["web://shop.localhost/"]}}})
-}
-
-fn now_rfc3339() -> String {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
 }
 
 /// A v1 request body: `events`, the identity cookie (if any) in `meta.state.entries`.
@@ -318,7 +293,7 @@ async fn first_and_returning_visits() {
     let before = outbox(&c, 0).await.len();
     let mut click = json!({"xdm": {"eventType": "web.webinteraction.linkClicks",
         "web": {"webInteraction": {"name": "buy", "type": "other", "linkClicks": {"value": 1}}}}});
-    click["xdm"]["timestamp"] = json!(now_rfc3339());
+    click["xdm"]["timestamp"] = json!(vantage_tests::ago(0));
     let r = post(
         &c,
         "/ee/v1/collect?configId=ds-1",
@@ -575,7 +550,7 @@ async fn notifications_update_caps_and_reports() {
         .map(|p| json!({"id": p["id"], "scope": p["scope"], "scopeDetails": p["scopeDetails"]}))
         .collect();
     let display = json!({"xdm": {"eventType": "decisioning.propositionDisplay",
-        "timestamp": now_rfc3339(),
+        "timestamp": vantage_tests::ago(0),
         "_experience": {"decisioning": {"propositions": propositions,
                                         "propositionEventType": {"display": 1}}}}});
     let r = post(&c, INTERACT, &request(&[display], Some(&cookie)), &[]).await;

@@ -4,10 +4,9 @@
 //! notifications, explain, preview tokens, geography from CDN headers (and the `geo_headers`
 //! variable), and activities compiled at publish (new versions, replays, retirement).
 
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use vantage_tests::{Client, Resp, Setup, TestApp};
+use vantage_tests::{Client, Resp, Setup, TestApp, ago as ts};
 
 const ADMIN: (&str, &str) = ("authorization", "Bearer test-admin-token");
 const API: (&str, &str) = ("authorization", "Bearer test-api-token");
@@ -52,36 +51,6 @@ fn start() -> TestApp {
         .variable("api_token", "test-api-token")
         .start()
         .unwrap()
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// RFC 3339 of `now - ago_ms`.
-fn ts(ago_ms: i64) -> String {
-    let ms = now_ms() - ago_ms;
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
 }
 
 fn ecid(i: usize) -> String {

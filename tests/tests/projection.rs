@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use vantage_tests::{Client, Resp, Setup, TempDir, TestApp, components};
+use vantage_tests::{Client, Resp, Setup, TempDir, TestApp, components, rfc3339};
 
 const TOKEN: &str = "test-admin-token";
 const AUTH: (&str, &str) = ("authorization", "Bearer test-admin-token");
@@ -51,27 +51,6 @@ fn ts(offset_ms: i64) -> String {
     // A fixed point an hour ago (rounded to the hour) so a test's records stay ordered.
     let base = (now - 3_600_000) / 3_600_000 * 3_600_000;
     rfc3339(base + offset_ms)
-}
-
-fn rfc3339(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
 }
 
 fn ecid(i: usize) -> String {
