@@ -4,7 +4,6 @@
 //! notifications, explain, preview tokens, geography from CDN headers (and the `geo_headers`
 //! variable), and activities compiled at publish (new versions, replays, retirement).
 
-
 use serde_json::{Value, json};
 use vantage_tests::{Client, Resp, Setup, TestApp, ago as ts};
 
