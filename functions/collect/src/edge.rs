@@ -410,27 +410,31 @@ fn filter_schemas(propositions: Vec<Proposition>, event: &Event) -> Vec<Proposit
         .collect()
 }
 
-/// An outbox record of an event.
-fn event_record(
-    ctx: &Ctx<'_>,
-    visitor: &Visitor,
-    event: &Event,
-    xdm: &Value,
-) -> Result<Box<RawValue>, serde_json::Error> {
+/// The fields every outbox record of a request shares: when, which request, who.
+fn record_base(ctx: &Ctx<'_>, visitor: &Visitor) -> serde_json::Map<String, Value> {
     let identities: Vec<Value> = visitor
         .identities()
         .iter()
         .map(|i| json!({"namespace": i.namespace(), "id": i.id()}))
         .collect();
-    serde_json::value::to_raw_value(&json!({
-        "type": "event",
-        "receivedAt": format_rfc3339(ctx.now_ms),
-        "requestId": ctx.request_id,
-        "ecid": visitor.ecid.as_str(),
-        "identities": identities,
-        "xdm": xdm,
-        "data": event.data,
-    }))
+    let mut base = serde_json::Map::new();
+    base.insert("receivedAt".into(), format_rfc3339(ctx.now_ms).into());
+    base.insert("requestId".into(), ctx.request_id.into());
+    base.insert("ecid".into(), visitor.ecid.as_str().into());
+    base.insert("identities".into(), identities.into());
+    base
+}
+
+/// An outbox record: the request's shared fields plus `fields` (an object).
+fn record(
+    base: &serde_json::Map<String, Value>,
+    fields: Value,
+) -> Result<Box<RawValue>, serde_json::Error> {
+    let mut record = base.clone();
+    if let Value::Object(fields) = fields {
+        record.extend(fields);
+    }
+    serde_json::value::to_raw_value(&record)
 }
 
 /// `interact`, `collect` and `v2/interact`.
@@ -493,11 +497,7 @@ fn interact<K: Kv + ?Sized>(
                 }
             }
         }
-        incoming.push(Incoming {
-            index,
-            xdm,
-            current,
-        });
+        incoming.push(Incoming { xdm, current });
     }
 
     let policy = Policy::default();
@@ -511,17 +511,15 @@ fn interact<K: Kv + ?Sized>(
     let activities = Activities::open(kv)?;
     let page_xdm = incoming
         .get(asking.unwrap_or(0))
-        .map(|e| &e.xdm)
-        .cloned()
-        .unwrap_or(Value::Null);
-    let (env, offset) = environment(&page_xdm, user_agent.unwrap_or_default(), ctx.now_ms);
+        .map_or(&Value::Null, |e| &e.xdm);
+    let (env, offset) = environment(page_xdm, user_agent.unwrap_or_default(), ctx.now_ms);
     let env = env.with_geo(geo);
     let mut segments = Segments::load(kv)?;
     let mut produced = None;
     let mut refused_by_profile = false;
     let mut failure: Option<vantage_segments::Error> = None;
     graph.update(&through, ctx.now_ms, ctx.now_ms, |profile| {
-        if !consent::allows(&profile.consent, "collect") {
+        if !consent::allows(&profile.consent, pipeline::COLLECT) {
             refused_by_profile = true;
             return Ok(false);
         }
@@ -566,10 +564,16 @@ fn interact<K: Kv + ?Sized>(
         kv.increment(key, *delta)?;
     }
 
+    let base = record_base(ctx, &visitor);
     let records: Vec<Box<RawValue>> = events
         .iter()
         .zip(&incoming)
-        .map(|(e, i)| event_record(ctx, &visitor, e, &i.xdm))
+        .map(|(e, i)| {
+            record(
+                &base,
+                json!({"type": "event", "xdm": i.xdm, "data": e.data}),
+            )
+        })
         .collect::<Result<_, _>>()?;
     let queued = outbox::enqueue(kv, &records, ctx.config.outbox_max, ctx.clock)?;
     if queued.dropped > 0 {
@@ -618,7 +622,7 @@ fn set_consent<K: Kv + ?Sized>(
             ts: ctx.now_ms,
             choice,
         };
-        let mut changed = consent::set(&mut profile.consent, "collect", at(collect));
+        let mut changed = consent::set(&mut profile.consent, pipeline::COLLECT, at(collect));
         changed |= consent::set(&mut profile.consent, pipeline::PERSONALIZE, at(personalize));
         profile.touch(ctx.now_ms, &policy);
         Ok(changed)
@@ -637,22 +641,16 @@ fn set_consent<K: Kv + ?Sized>(
             ConsentForm::Adobe2 { .. } => json!({"standard": "Adobe", "version": "2.0"}),
         })
         .collect();
-    let identities: Vec<Value> = visitor
-        .identities()
-        .iter()
-        .map(|i: &Identity| json!({"namespace": i.namespace(), "id": i.id()}))
-        .collect();
-    let record = serde_json::value::to_raw_value(&json!({
-        "type": "consent",
-        "receivedAt": format_rfc3339(ctx.now_ms),
-        "requestId": ctx.request_id,
-        "ecid": visitor.ecid.as_str(),
-        "identities": identities,
-        "general": general.as_str(),
-        "personalize": personalize == Choice::Yes,
-        "consent": request.consent,
-        "forms": forms,
-    }))?;
+    let record = record(
+        &record_base(ctx, &visitor),
+        json!({
+            "type": "consent",
+            "general": general.as_str(),
+            "personalize": personalize == Choice::Yes,
+            "consent": request.consent,
+            "forms": forms,
+        }),
+    )?;
     let mut response = Response::new(ctx.request_id.to_owned());
     if let Some(w) = stitch_warning {
         response

@@ -65,12 +65,20 @@ fn stored(seq: u64, queued_at: i64, record: &RawValue) -> Result<Vec<u8>, vantag
     Ok(out.into_bytes())
 }
 
-fn read_u64<K: Kv + ?Sized>(kv: &K, key: &str) -> Result<u64, vantage_kv::Error> {
-    Ok(kv
-        .get(key)?
-        .as_deref()
+/// A stored counter or watermark (8-byte LE, as counters are); absent or negative is 0.
+fn as_u64(value: Option<&[u8]>) -> u64 {
+    value
         .and_then(decode_counter)
-        .map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+        .map_or(0, |n| u64::try_from(n).unwrap_or(0))
+}
+
+/// The encoding [`as_u64`] reads.
+fn encode_u64(n: u64) -> Vec<u8> {
+    i64::try_from(n).unwrap_or(i64::MAX).to_le_bytes().to_vec()
+}
+
+fn read_u64<K: Kv + ?Sized>(kv: &K, key: &str) -> Result<u64, vantage_kv::Error> {
+    Ok(as_u64(kv.get(key)?.as_deref()))
 }
 
 /// The outbox's state.
@@ -94,13 +102,7 @@ pub struct Stats {
 /// Reads the counters.
 pub fn stats<K: Kv + ?Sized>(kv: &K, max: u64) -> Result<Stats, vantage_kv::Error> {
     let values = kv.get_many(&[HEAD, ACKED, PURGED, DROPPED])?;
-    let n = |i: usize| {
-        values
-            .get(i)
-            .and_then(|v| v.as_deref())
-            .and_then(decode_counter)
-            .map_or(0, |n| u64::try_from(n).unwrap_or(0))
-    };
+    let n = |i: usize| as_u64(values.get(i).and_then(|v| v.as_deref()));
     let (head, acked) = (n(0), n(1));
     Ok(Stats {
         head,
@@ -273,29 +275,18 @@ pub fn ack<K: Kv + ?Sized>(kv: &K, up_to: u64, retries: u32) -> Result<Acked, Ac
     }
     let mut acked = up_to;
     vantage_kv::update(kv, ACKED, retries, |cur| {
-        let cur = cur
-            .and_then(decode_counter)
-            .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+        let cur = as_u64(cur);
         acked = cur.max(up_to);
-        Ok::<_, vantage_kv::Error>((up_to > cur).then(|| {
-            i64::try_from(up_to)
-                .unwrap_or(i64::MAX)
-                .to_le_bytes()
-                .to_vec()
-        }))
+        Ok::<_, vantage_kv::Error>((up_to > cur).then(|| encode_u64(up_to)))
     })?;
     // Purging: claim a range by moving the `purged` watermark, then delete it, so two
     // acknowledgements never delete the same range twice (deleting twice would be harmless).
     let mut claimed = (0, 0);
     vantage_kv::update(kv, PURGED, retries, |cur| {
-        let from = cur
-            .and_then(decode_counter)
-            .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+        let from = as_u64(cur);
         let to = acked.min(from + PURGE_BATCH);
         claimed = (from, to);
-        Ok::<_, vantage_kv::Error>(
-            (to > from).then(|| i64::try_from(to).unwrap_or(i64::MAX).to_le_bytes().to_vec()),
-        )
+        Ok::<_, vantage_kv::Error>((to > from).then(|| encode_u64(to)))
     })?;
     let (from, to) = claimed;
     let keys: Vec<String> = (from + 1..=to).map(entry_key).collect();

@@ -17,14 +17,14 @@ use vantage_segments::{CurrentEvent, Evaluation, Input, Segments};
 pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
 /// Event type whose product categories feed category affinity.
 pub const PRODUCT_VIEWS: &str = "commerce.productViews";
+/// Consent purpose of collection in the profile.
+pub const COLLECT: &str = "collect";
 /// Consent purpose of personalization in the profile.
 pub const PERSONALIZE: &str = "personalize";
 
 /// One event of the request, prepared.
 #[derive(Debug, Clone)]
 pub struct Incoming {
-    /// Its position in the request (`eventIndex`).
-    pub index: usize,
     /// Its XDM, enriched.
     pub xdm: Value,
     /// The engine's view of it and its id; `None` for a notification (not kept as behaviour).
