@@ -18,13 +18,12 @@ use serde_json::{Value, json};
 use vantage_decisioning::context::{Geo, GeoConfigError, GeoHeaders};
 use vantage_decisioning::report_keys::{self, Metric};
 use vantage_decisioning::{
-    Activities, EventToken, Forced, Notification, PreviewError, ProfileChanges, Proposition,
-    Request as Decide, decide, effects, explain, preview, stats,
+    Activities, Forced, PreviewError, Proposition, Request as Decide, explain, preview, stats,
 };
 use vantage_kv::Kv;
 use vantage_model::time::format_rfc3339;
 use vantage_model::{Graph, Identity, Policy, Profile, ProfileId};
-use vantage_personalize::{Conditions, Inputs};
+use vantage_personalize::{Conditions, Inputs, Visit};
 
 use crate::input::{self, Context, DecisionsBody, ExplainBody, InputError, MintBody};
 use crate::preview_token::{self, Claims, TokenError};
@@ -510,56 +509,21 @@ fn decisions<K: Kv + ?Sized>(
         });
     }
 
-    let mut changes = ProfileChanges::default();
-    let mut counters: BTreeMap<String, i64> = BTreeMap::new();
-    let mut ignored = Vec::new();
-    if !xdms.is_empty() {
-        let notifications: Vec<Notification> =
-            xdms.iter().map(|x| Notification::from_xdm(x)).collect();
-        let named: Vec<String> = notifications
-            .iter()
-            .flat_map(|n| &n.propositions)
-            .filter_map(|p| p.event_token.as_deref())
-            .filter_map(|t| EventToken::decode(t).ok())
-            .map(|t| t.activity_id)
-            .collect();
-        let ids = named
-            .iter()
-            .map(String::as_str)
-            .chain(profile.sticky.keys().map(String::as_str));
-        let catalog = store.for_ids(kv, ids)?;
-        for n in &notifications {
-            let e = effects(&catalog, n, &profile, now_ms);
-            // Applied to the in-memory profile so the next event and the decision see it.
-            e.changes.apply(&mut profile);
-            changes.sticky.extend(e.changes.sticky);
-            changes.caps.extend(e.changes.caps);
-            for (key, delta) in e.counters {
-                *counters.entry(key).or_default() += delta;
-            }
-            ignored.extend(e.ignored);
-        }
-    }
-
-    let propositions = if scopes.is_empty() {
-        Vec::new()
-    } else {
-        let catalog = store.for_scopes(kv, &scopes)?;
-        let inputs = Inputs::new(&profile, &environment, user_agent, offset, now_ms);
-        let conditions = Conditions::new(&inputs);
-        let request = Decide {
+    let outcome = vantage_personalize::visit(
+        kv,
+        &store,
+        &mut profile,
+        &Visit {
             visitor_id: &visitor_id,
             scopes: &scopes,
-            profile: &profile,
             environment: &environment,
+            user_agent,
+            offset_minutes: offset,
+            events: &xdms,
             now_ms,
-        };
-        let decision = decide(&catalog, &request, &conditions);
-        changes.sticky.extend(decision.changes.sticky);
-        changes.caps.extend(decision.changes.caps);
-        decision.propositions
-    };
-
+        },
+    )?;
+    let (changes, counters) = (outcome.changes, outcome.counters);
     if !changes.is_empty() {
         graph.update(&identity, now_ms, now_ms, |p| {
             changes.apply(p);
@@ -573,11 +537,11 @@ fn decisions<K: Kv + ?Sized>(
         json!({
             "events": xdms.len(),
             "counted": counters.len(),
-            "ignored": ignored,
+            "ignored": outcome.ignored,
         })
     });
     Ok(Answer {
-        propositions,
+        propositions: outcome.propositions,
         notifications,
         preview: false,
     })

@@ -9,7 +9,7 @@ use serde_json::Value;
 use vantage_decisioning::context::Environment;
 use vantage_decisioning::notify::Ignored;
 use vantage_decisioning::{
-    Activities, EventToken, Notification, Proposition, Request, decide, effects,
+    Activities, EventToken, Notification, ProfileChanges, Proposition, Request, decide, effects,
 };
 use vantage_kv::Kv;
 use vantage_model::Profile;
@@ -45,8 +45,9 @@ pub struct Outcome {
     pub counters: BTreeMap<String, i64>,
     /// Notified propositions that were not counted, and why.
     pub ignored: Vec<Ignored>,
-    /// Whether the profile changed (caps, sticky assignments).
-    pub changed: bool,
+    /// The profile changes made (caps, sticky assignments), already applied to the profile;
+    /// a caller that writes another copy of the profile applies them there.
+    pub changes: ProfileChanges,
 }
 
 /// Runs the visit against the published activities (`store`, read from `kv`: only those the
@@ -72,25 +73,22 @@ pub fn visit<K: Kv + ?Sized>(
             .filter_map(|t| EventToken::decode(t).ok())
             .map(|t| t.activity_id)
             .collect();
-        let ids: Vec<&str> = named
+        // Only activities a notification names or the profile is assigned to can count.
+        let ids = named
             .iter()
             .map(String::as_str)
-            .chain(profile.sticky.keys().map(String::as_str))
-            .collect();
-        // Only activities a notification names or the profile is assigned to can count.
-        if !ids.is_empty() {
-            let catalog = store.for_ids(kv, ids)?;
-            for n in &notifications {
-                let e = effects(&catalog, n, profile, visit.now_ms);
-                if !e.changes.is_empty() {
-                    e.changes.apply(profile);
-                    outcome.changed = true;
-                }
-                for (key, delta) in e.counters {
-                    *outcome.counters.entry(key).or_default() += delta;
-                }
-                outcome.ignored.extend(e.ignored);
+            .chain(profile.sticky.keys().map(String::as_str));
+        let catalog = store.for_ids(kv, ids)?;
+        for n in &notifications {
+            let e = effects(&catalog, n, profile, visit.now_ms);
+            // Applied at once, so the next event and the decision see it.
+            e.changes.apply(profile);
+            outcome.changes.sticky.extend(e.changes.sticky);
+            outcome.changes.caps.extend(e.changes.caps);
+            for (key, delta) in e.counters {
+                *outcome.counters.entry(key).or_default() += delta;
             }
+            outcome.ignored.extend(e.ignored);
         }
     }
     if !visit.scopes.is_empty() {
@@ -114,10 +112,9 @@ pub fn visit<K: Kv + ?Sized>(
                 };
                 decide(&catalog, &request, &conditions)
             };
-            if !decision.changes.is_empty() {
-                decision.changes.apply(profile);
-                outcome.changed = true;
-            }
+            decision.changes.apply(profile);
+            outcome.changes.sticky.extend(decision.changes.sticky);
+            outcome.changes.caps.extend(decision.changes.caps);
             outcome.propositions = decision.propositions;
         }
     }
